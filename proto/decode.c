@@ -1,0 +1,344 @@
+/* proto/decode.c: strict msgpack decoding and validation of v1 events.
+ *
+ * Order of checks (it decides which reason a message with several faults
+ * gets, and the tests pin it): frame shape (malformed, not_a_map), key types,
+ * `v` (bad_version: a future schema may have other required fields), then
+ * common fields in table order, then kind-specific fields. A nil value counts
+ * as absent. A known key given twice is malformed: the two values could
+ * disagree and we refuse to guess.
+ */
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+struct ProtoDecoder {
+        msgpack_zone zone;
+};
+
+int proto_decoder_new(ProtoDecoder **out) {
+        ProtoDecoder *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        if (!msgpack_zone_init(&d->zone, 4096)) {
+                free(d);
+                return -ENOMEM;
+        }
+        *out = d;
+        return 0;
+}
+
+ProtoDecoder *proto_decoder_free(ProtoDecoder *d) {
+        if (d) {
+                msgpack_zone_destroy(&d->zone);
+                free(d);
+        }
+        return NULL;
+}
+
+enum {
+        K_V, K_ID, K_TS, K_TEAM, K_AGENT, K_CHANNEL, K_CUSTOMER, K_TICKET,
+        K_SCORE, K_SCALE, K_RATER, K_NPS,
+        K_COMPLAINT, K_STATUS, K_SEVERITY, K_CATEGORY, K_OUTCOME, K_PRIORITY,
+        _K_MAX,
+};
+
+static const char *const key_names[_K_MAX] = {
+        [K_V] = "v", [K_ID] = "id", [K_TS] = "ts", [K_TEAM] = "team", [K_AGENT] = "agent",
+        [K_CHANNEL] = "channel", [K_CUSTOMER] = "customer", [K_TICKET] = "ticket",
+        [K_SCORE] = "score", [K_SCALE] = "scale", [K_RATER] = "rater", [K_NPS] = "nps",
+        [K_COMPLAINT] = "complaint", [K_STATUS] = "status", [K_SEVERITY] = "severity",
+        [K_CATEGORY] = "category", [K_OUTCOME] = "outcome", [K_PRIORITY] = "priority",
+};
+
+static const char *const kind_names[_EVENT_KIND_MAX] = {"feedback", "complaint", "ticket"};
+
+static const char *const reason_names[_PROTO_E_MAX] = {
+        [PROTO_OK] = "ok",
+        [PROTO_E_MALFORMED] = "malformed",
+        [PROTO_E_NOT_A_MAP] = "not_a_map",
+        [PROTO_E_MISSING_FIELD] = "missing_field",
+        [PROTO_E_WRONG_TYPE] = "wrong_type",
+        [PROTO_E_OUT_OF_RANGE] = "out_of_range",
+        [PROTO_E_TOO_LONG] = "too_long",
+        [PROTO_E_UNKNOWN_TOPIC] = "unknown_topic",
+        [PROTO_E_BAD_VERSION] = "bad_version",
+        [PROTO_E_TOO_OLD] = "too_old",
+        [PROTO_E_IN_FUTURE] = "in_future",
+        [PROTO_E_TOO_LARGE] = "too_large",
+};
+
+static const char *const dim_names[_RATER_DIM_MAX] = {"reliability", "assurance", "tangibles", "empathy",
+                                                      "responsiveness"};
+static const char *const outcome_names[_OUTCOME_MAX] = {"dissatisfied", "somewhat_dissatisfied",
+                                                        "basically_satisfied", "satisfied", "very_satisfied"};
+static const char *const priority_names[_PRIORITY_MAX] = {"low", "normal", "high", "urgent"};
+static const char *const severity_names[] = {"low", "medium", "high", "critical"};
+static const char *const cstatus_names[] = {"opened", "resolved"};
+static const char *const tstatus_names[] = {"opened", "responded", "resolved", "reopened"};
+
+const char *proto_kind_name(EventKind kind) {
+        return (unsigned)kind < _EVENT_KIND_MAX ? kind_names[kind] : "unknown";
+}
+
+const char *proto_reason_name(int reason) {
+        return reason >= 0 && reason < _PROTO_E_MAX ? reason_names[reason] : "unknown";
+}
+
+const char *proto_rater_dim_name(RaterDim d) {
+        return (unsigned)d < _RATER_DIM_MAX ? dim_names[d] : "unknown";
+}
+
+const char *proto_outcome_name(ComplaintOutcome o) {
+        return o >= 0 && o < _OUTCOME_MAX ? outcome_names[o] : "none";
+}
+
+const char *proto_priority_name(TicketPriority p) {
+        return (unsigned)p < _PRIORITY_MAX ? priority_names[p] : "unknown";
+}
+
+static bool str_eq(const char *p, size_t n, const char *lit) {
+        size_t l = strlen(lit);
+        return n == l && memcmp(p, lit, l) == 0;
+}
+
+int proto_parse_topic(const void *topic, size_t len, EventKind *kind) {
+        const char *t = topic;
+
+        for (int k = 0; k < _EVENT_KIND_MAX; k++) {
+                size_t l = strlen(kind_names[k]);
+                if (len >= l && memcmp(t, kind_names[k], l) == 0 && (len == l || t[l] == '.')) {
+                        *kind = (EventKind)k;
+                        return PROTO_OK;
+                }
+        }
+        return PROTO_E_UNKNOWN_TOPIC;
+}
+
+static int fail(ProtoDiag *diag, int reason, const char *field) {
+        if (diag) {
+                diag->reason = reason;
+                diag->field = field;
+        }
+        return reason;
+}
+
+static bool present(const msgpack_object *o) {
+        return o && o->type != MSGPACK_OBJECT_NIL;
+}
+
+/* A string field of min..max bytes into *out; absent leaves *out empty. */
+static int get_str(const msgpack_object *o, size_t max, bool required, int key, Slice *out, ProtoDiag *diag) {
+        if (!present(o))
+                return required ? fail(diag, PROTO_E_MISSING_FIELD, key_names[key]) : PROTO_OK;
+        if (o->type != MSGPACK_OBJECT_STR)
+                return fail(diag, PROTO_E_WRONG_TYPE, key_names[key]);
+        if (o->via.str.size == 0)
+                return fail(diag, PROTO_E_OUT_OF_RANGE, key_names[key]);
+        if (o->via.str.size > max)
+                return fail(diag, PROTO_E_TOO_LONG, key_names[key]);
+        out->ptr = o->via.str.ptr;
+        out->len = o->via.str.size;
+        return PROTO_OK;
+}
+
+/* An unsigned integer in lo..hi. A negative integer is a number out of
+ * range, not a wrong type; a float is a wrong type. */
+static int get_uint(const msgpack_object *o, uint64_t lo, uint64_t hi, const char *name, uint32_t *out,
+                    ProtoDiag *diag) {
+        if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                return fail(diag, PROTO_E_OUT_OF_RANGE, name);
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return fail(diag, PROTO_E_WRONG_TYPE, name);
+        if (o->via.u64 < lo || o->via.u64 > hi)
+                return fail(diag, PROTO_E_OUT_OF_RANGE, name);
+        *out = (uint32_t)o->via.u64;
+        return PROTO_OK;
+}
+
+/* One of a fixed set of strings; *out keeps its default when absent. */
+static int get_enum(const msgpack_object *o, const char *const *names, int n, bool required, int key, int *out,
+                    ProtoDiag *diag) {
+        if (!present(o))
+                return required ? fail(diag, PROTO_E_MISSING_FIELD, key_names[key]) : PROTO_OK;
+        if (o->type != MSGPACK_OBJECT_STR)
+                return fail(diag, PROTO_E_WRONG_TYPE, key_names[key]);
+        for (int i = 0; i < n; i++)
+                if (str_eq(o->via.str.ptr, o->via.str.size, names[i])) {
+                        *out = i;
+                        return PROTO_OK;
+                }
+        return fail(diag, PROTO_E_OUT_OF_RANGE, key_names[key]);
+}
+
+static int decode_feedback(const msgpack_object *const *f, Event *ev, ProtoDiag *diag) {
+        int r;
+
+        ev->scale = 5;
+        if (present(f[K_SCALE]) && (r = get_uint(f[K_SCALE], 2, 100, "scale", &ev->scale, diag)))
+                return r;
+        if (!present(f[K_SCORE]))
+                return fail(diag, PROTO_E_MISSING_FIELD, "score");
+        if ((r = get_uint(f[K_SCORE], 1, ev->scale, "score", &ev->score, diag)))
+                return r;
+
+        if (present(f[K_RATER])) {
+                const msgpack_object *m = f[K_RATER];
+                if (m->type != MSGPACK_OBJECT_MAP)
+                        return fail(diag, PROTO_E_WRONG_TYPE, "rater");
+                for (uint32_t i = 0; i < m->via.map.size; i++) {
+                        const msgpack_object *k = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
+                        if (k->type != MSGPACK_OBJECT_STR)
+                                return fail(diag, PROTO_E_WRONG_TYPE, "rater");
+                        for (int d = 0; d < _RATER_DIM_MAX; d++) {
+                                if (!str_eq(k->via.str.ptr, k->via.str.size, dim_names[d]))
+                                        continue;
+                                if (v->type == MSGPACK_OBJECT_NIL)
+                                        break;
+                                if (ev->rater_mask & (1u << d))
+                                        return fail(diag, PROTO_E_MALFORMED, dim_names[d]);
+                                if ((r = get_uint(v, 1, ev->scale, dim_names[d], &ev->rater[d], diag)))
+                                        return r;
+                                ev->rater_mask |= (uint8_t)(1u << d);
+                                break;
+                        }
+                }
+        }
+
+        if (present(f[K_NPS])) {
+                if ((r = get_uint(f[K_NPS], 0, 10, "nps", &ev->nps, diag)))
+                        return r;
+                ev->has_nps = true;
+        }
+        return PROTO_OK;
+}
+
+static int decode_complaint(const msgpack_object *const *f, Event *ev, ProtoDiag *diag) {
+        int r, st = 0, sev = SEVERITY_MEDIUM, out = OUTCOME_NONE;
+
+        if ((r = get_str(f[K_COMPLAINT], PROTO_ID_MAX, true, K_COMPLAINT, &ev->complaint, diag)))
+                return r;
+        if ((r = get_enum(f[K_STATUS], cstatus_names, 2, true, K_STATUS, &st, diag)))
+                return r;
+        if ((r = get_enum(f[K_SEVERITY], severity_names, 4, false, K_SEVERITY, &sev, diag)))
+                return r;
+        if ((r = get_str(f[K_CATEGORY], PROTO_NAME_MAX, false, K_CATEGORY, &ev->category, diag)))
+                return r;
+        /* The outcome only means something on a resolution; on an opening it
+         * is ignored like any unknown key. */
+        if (st == COMPLAINT_RESOLVED &&
+            (r = get_enum(f[K_OUTCOME], outcome_names, _OUTCOME_MAX, true, K_OUTCOME, &out, diag)))
+                return r;
+        ev->complaint_status = (ComplaintStatus)st;
+        ev->severity = (ComplaintSeverity)sev;
+        ev->outcome = (ComplaintOutcome)out;
+        return PROTO_OK;
+}
+
+static int decode_ticket(const msgpack_object *const *f, Event *ev, ProtoDiag *diag) {
+        int r, st = 0, prio = PRIORITY_NORMAL;
+
+        if ((r = get_enum(f[K_STATUS], tstatus_names, 4, true, K_STATUS, &st, diag)))
+                return r;
+        if ((r = get_enum(f[K_PRIORITY], priority_names, _PRIORITY_MAX, false, K_PRIORITY, &prio, diag)))
+                return r;
+        ev->ticket_status = (TicketStatus)st;
+        ev->priority = (TicketPriority)prio;
+        ev->has_priority = present(f[K_PRIORITY]);
+        return PROTO_OK;
+}
+
+int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t len, int64_t now_ms,
+                 int64_t lateness_ms, Event *ev, ProtoDiag *diag) {
+        const msgpack_object *f[_K_MAX] = {0};
+        msgpack_object root;
+        size_t off = 0;
+        int r;
+
+        memset(ev, 0, sizeof(*ev));
+        ev->kind = kind;
+        ev->outcome = OUTCOME_NONE;
+        if (diag)
+                *diag = (ProtoDiag){0};
+
+        msgpack_zone_clear(&d->zone);
+        r = msgpack_unpack(payload, len, &off, &d->zone, &root);
+        if (r != MSGPACK_UNPACK_SUCCESS)
+                /* CONTINUE (truncated), EXTRA_BYTES (trailing garbage),
+                 * PARSE_ERROR (bad bytes or nesting past msgpack-c's stack)
+                 * and NOMEM (a header claiming more elements than memory)
+                 * are all a message we cannot read. */
+                return fail(diag, PROTO_E_MALFORMED, NULL);
+        if (root.type != MSGPACK_OBJECT_MAP)
+                return fail(diag, PROTO_E_NOT_A_MAP, NULL);
+
+        for (uint32_t i = 0; i < root.via.map.size; i++) {
+                const msgpack_object *k = &root.via.map.ptr[i].key;
+                if (k->type != MSGPACK_OBJECT_STR)
+                        return fail(diag, PROTO_E_WRONG_TYPE, "(key)");
+                for (int j = 0; j < _K_MAX; j++) {
+                        if (!str_eq(k->via.str.ptr, k->via.str.size, key_names[j]))
+                                continue;
+                        if (f[j])
+                                return fail(diag, PROTO_E_MALFORMED, key_names[j]);
+                        f[j] = &root.via.map.ptr[i].val;
+                        break;
+                }
+        }
+
+        ev->v = 1;
+        if (present(f[K_V])) {
+                if (f[K_V]->type != MSGPACK_OBJECT_POSITIVE_INTEGER && f[K_V]->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                        return fail(diag, PROTO_E_WRONG_TYPE, "v");
+                if (f[K_V]->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || f[K_V]->via.u64 != 1)
+                        return fail(diag, PROTO_E_BAD_VERSION, "v");
+        }
+
+        if ((r = get_str(f[K_ID], PROTO_ID_MAX, true, K_ID, &ev->id, diag)))
+                return r;
+
+        if (!present(f[K_TS]))
+                return fail(diag, PROTO_E_MISSING_FIELD, "ts");
+        if (f[K_TS]->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                if (f[K_TS]->via.u64 > (uint64_t)INT64_MAX)
+                        return fail(diag, PROTO_E_IN_FUTURE, "ts");
+                ev->ts = (int64_t)f[K_TS]->via.u64;
+        } else if (f[K_TS]->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+                ev->ts = f[K_TS]->via.i64;
+        } else {
+                return fail(diag, PROTO_E_WRONG_TYPE, "ts");
+        }
+
+        if ((r = get_str(f[K_TEAM], PROTO_NAME_MAX, false, K_TEAM, &ev->team, diag)) ||
+            (r = get_str(f[K_AGENT], PROTO_NAME_MAX, false, K_AGENT, &ev->agent, diag)) ||
+            (r = get_str(f[K_CHANNEL], PROTO_CHANNEL_MAX, false, K_CHANNEL, &ev->channel, diag)) ||
+            (r = get_str(f[K_CUSTOMER], PROTO_ID_MAX, false, K_CUSTOMER, &ev->customer, diag)) ||
+            (r = get_str(f[K_TICKET], PROTO_ID_MAX, kind == EVENT_TICKET, K_TICKET, &ev->ticket, diag)))
+                return r;
+
+        switch (kind) {
+        case EVENT_FEEDBACK:
+                r = decode_feedback(f, ev, diag);
+                break;
+        case EVENT_COMPLAINT:
+                r = decode_complaint(f, ev, diag);
+                break;
+        case EVENT_TICKET:
+                r = decode_ticket(f, ev, diag);
+                break;
+        default:
+                return fail(diag, PROTO_E_UNKNOWN_TOPIC, NULL);
+        }
+        if (r)
+                return r;
+
+        /* Time last: a well-formed event at the wrong time is a clock or
+         * replay problem, the most useful thing to tell the operator. */
+        if (ev->ts < now_ms - lateness_ms)
+                return fail(diag, PROTO_E_TOO_OLD, "ts");
+        if (ev->ts > now_ms + PROTO_FUTURE_SLACK_MS)
+                return fail(diag, PROTO_E_IN_FUTURE, "ts");
+        return PROTO_OK;
+}
