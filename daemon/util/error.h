@@ -25,7 +25,7 @@ static inline int zmq_err(void) {
 
 /* Hands a cleanup-guarded pointer over: returns it and clears the local. */
 #define TAKE_PTR(p)                                                                                                    \
-        ({                                                                                                             \
+        __extension__({                                                                                                             \
                 __typeof__(p) _p = (p);                                                                                \
                 (p) = NULL;                                                                                            \
                 _p;                                                                                                    \

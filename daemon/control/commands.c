@@ -1,0 +1,292 @@
+/* daemon/control/commands.c: status, get and top.
+ *
+ * Windows: the current minute bucket plus the ceil(W / 1 min) - 1 before
+ * it, so a window covers between W - 1 min and W of event time; `from` in
+ * the answer is the start of its oldest bucket, `to` is now.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/commands.h"
+#include "index/fbagg.h"
+#include "index/indices.h"
+#include "index/scope.h"
+#include "proto/duration.h"
+#include "store/buckets.h"
+#include "util/clock.h"
+
+#define CMD_E_BAD_REQUEST 1
+
+static int bad(char *err, size_t errlen, const char *fmt, const char *arg) {
+        snprintf(err, errlen, fmt, arg);
+        return CMD_E_BAD_REQUEST;
+}
+
+static const char *get_string(json_object *req, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int64_t get_int(json_object *req, const char *key, int64_t dflt) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_int))
+                return dflt;
+        return json_object_get_int64(v);
+}
+
+static json_object *scope_json(const Scope *s) {
+        char buf[SCOPE_TEXT_MAX];
+        size_t n = scope_format(s, buf);
+
+        return json_object_new_string_len(buf, (int)n);
+}
+
+typedef struct {
+        int64_t window_ms;
+        uint32_t from, to;
+        int64_t now;
+} Window;
+
+static int parse_window(const CommandContext *ctx, json_object *req, Window *w, char *err, size_t errlen) {
+        const char *s = get_string(req, "window");
+        int64_t k;
+
+        if (!s)
+                s = "1h";
+        if (duration_parse(s, &w->window_ms) < 0 || w->window_ms <= 0)
+                return bad(err, errlen, "invalid window '%s' (expected e.g. 5m, 1h, 24h, 7d)", s);
+        if (w->window_ms > ctx->config->retention_ms)
+                return bad(err, errlen, "window '%s' is longer than the retention", s);
+        w->now = now_ms();
+        k = (w->window_ms + 59999) / 60000;
+        w->to = (uint32_t)(w->now / 60000);
+        w->from = w->to - (uint32_t)k + 1;
+        return 0;
+}
+
+static json_object *window_name(const Window *w) {
+        char buf[32];
+
+        return json_object_new_string(duration_format(w->window_ms, buf, sizeof(buf)));
+}
+
+static json_object *value_json(IndexId id, bool has, double value) {
+        if (!has)
+                return NULL; /* json null */
+        if (id == IDX_FEEDBACK_COUNT)
+                return json_object_new_int64((int64_t)value);
+        return json_object_new_double(value);
+}
+
+static int index_parse(const char *name, char *err, size_t errlen) {
+        int id = index_lookup(name);
+
+        if (id < 0)
+                return -bad(err, errlen, "unknown index '%s'", name);
+        if (!index_info((IndexId)id)->available)
+                return -bad(err, errlen, "index '%s' is not computed by this raterd version yet", name);
+        return id;
+}
+
+static int cmd_get(const CommandContext *ctx, json_object *req, json_object **result, char *err, size_t errlen) {
+        json_object *list, *out, *indices;
+        BucketRecord sum = {0};
+        const char *s = get_string(req, "scope");
+        int ids[_IDX_MAX], n = 0, r;
+        Scope scope;
+        Window w;
+        MDB_txn *txn;
+
+        if (!s)
+                return bad(err, errlen, "%s", "missing scope");
+        if (scope_parse(s, &scope) < 0)
+                return bad(err, errlen, "invalid scope '%s' (expected all, team:NAME, agent:NAME or channel:NAME)", s);
+        if ((r = parse_window(ctx, req, &w, err, errlen)))
+                return r;
+        if (json_object_object_get_ex(req, "indices", &list) && json_object_is_type(list, json_type_array) &&
+            json_object_array_length(list) > 0) {
+                for (size_t i = 0; i < json_object_array_length(list) && n < _IDX_MAX; i++) {
+                        json_object *e = json_object_array_get_idx(list, i);
+                        int id;
+                        if (!json_object_is_type(e, json_type_string))
+                                return bad(err, errlen, "%s", "indices must be strings");
+                        if ((id = index_parse(json_object_get_string(e), err, errlen)) < 0)
+                                return -id;
+                        ids[n++] = id;
+                }
+        } else {
+                for (int i = 0; i < _IDX_MAX; i++)
+                        if (index_info((IndexId)i)->available)
+                                ids[n++] = i;
+        }
+
+        if ((r = store_begin(ctx->store, MDB_RDONLY, &txn)))
+                return r;
+        r = buckets_sum(ctx->store, txn, &scope, w.from, w.to, &sum);
+        mdb_txn_abort(txn);
+        if (r)
+                return r;
+
+        out = json_object_new_object();
+        indices = json_object_new_object();
+        json_object_object_add(out, "scope", json_object_new_string(s));
+        json_object_object_add(out, "window", window_name(&w));
+        json_object_object_add(out, "from", json_object_new_int64((int64_t)w.from * 60000));
+        json_object_object_add(out, "to", json_object_new_int64(w.now));
+        for (int i = 0; i < n; i++) {
+                double v;
+                uint64_t samples;
+                bool has = fbagg_value(&sum.fb, (IndexId)ids[i], ctx->config->weights, &v, &samples);
+                json_object_object_add(indices, index_info((IndexId)ids[i])->name, value_json((IndexId)ids[i], has, v));
+        }
+        json_object_object_add(out, "indices", indices);
+        *result = out;
+        return 0;
+}
+
+typedef struct {
+        Scope scope;
+        double value;
+        uint64_t samples;
+} Row;
+
+typedef struct {
+        const CommandContext *ctx;
+        IndexId id;
+        uint64_t min_samples;
+        Row *rows;
+        size_t n, cap;
+} TopState;
+
+static int top_collect(const Scope *s, const BucketRecord *sum, void *userdata) {
+        TopState *t = userdata;
+        double v;
+        uint64_t samples;
+
+        if (!fbagg_value(&sum->fb, t->id, t->ctx->config->weights, &v, &samples) || samples < t->min_samples)
+                return 0;
+        if (t->n == t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 64;
+                Row *n = realloc(t->rows, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                t->rows = n;
+                t->cap = cap;
+        }
+        t->rows[t->n++] = (Row){*s, v, samples};
+        return 0;
+}
+
+static int row_cmp_asc(const void *x, const void *y) {
+        const Row *a = x, *b = y;
+        return a->value < b->value ? -1 : a->value > b->value ? 1 : (a->samples > b->samples) - (a->samples < b->samples);
+}
+
+static int row_cmp_desc(const void *x, const void *y) {
+        return row_cmp_asc(y, x);
+}
+
+static int cmd_top(const CommandContext *ctx, json_object *req, json_object **result, char *err, size_t errlen) {
+        const char *index = get_string(req, "index"), *by = get_string(req, "by"), *order = get_string(req, "order");
+        TopState t = {.ctx = ctx};
+        json_object *out, *rows;
+        bool worst, ascending;
+        int64_t n = get_int(req, "n", 10), min_samples = get_int(req, "min_samples", 1);
+        int kind, id, r;
+        Window w;
+        MDB_txn *txn;
+
+        if (!index)
+                return bad(err, errlen, "%s", "missing index");
+        if ((id = index_parse(index, err, errlen)) < 0)
+                return -id;
+        if (!by || (kind = scope_kind_parse(by)) < 0)
+                return bad(err, errlen, "invalid 'by' '%s' (expected team, agent or channel)", by ? by : "");
+        if (order && strcmp(order, "worst") != 0 && strcmp(order, "best") != 0)
+                return bad(err, errlen, "invalid order '%s' (expected worst or best)", order);
+        if (n < 1 || min_samples < 0)
+                return bad(err, errlen, "%s", "n must be at least 1 and min_samples not negative");
+        if ((r = parse_window(ctx, req, &w, err, errlen)))
+                return r;
+        worst = !order || strcmp(order, "worst") == 0;
+        t.id = (IndexId)id;
+        t.min_samples = (uint64_t)min_samples;
+
+        if ((r = store_begin(ctx->store, MDB_RDONLY, &txn)))
+                return r;
+        r = buckets_foreach_scope(ctx->store, txn, (ScopeKind)kind, w.from, w.to, top_collect, &t);
+        mdb_txn_abort(txn);
+        if (r) {
+                free(t.rows);
+                return r;
+        }
+        /* Worst of a higher-is-better index is the lowest value. */
+        ascending = worst == index_info(t.id)->higher_is_better;
+        qsort(t.rows, t.n, sizeof(Row), ascending ? row_cmp_asc : row_cmp_desc);
+
+        out = json_object_new_object();
+        rows = json_object_new_array();
+        json_object_object_add(out, "index", json_object_new_string(index));
+        json_object_object_add(out, "window", window_name(&w));
+        for (size_t i = 0; i < t.n && i < (size_t)n; i++) {
+                json_object *row = json_object_new_object();
+                json_object_object_add(row, "scope", scope_json(&t.rows[i].scope));
+                json_object_object_add(row, "value", value_json(t.id, true, t.rows[i].value));
+                json_object_object_add(row, "samples", json_object_new_int64((int64_t)t.rows[i].samples));
+                json_object_array_add(rows, row);
+        }
+        json_object_object_add(out, "rows", rows);
+        free(t.rows);
+        *result = out;
+        return 0;
+}
+
+static int cmd_status(const CommandContext *ctx, json_object **result) {
+        const Stats *s = ctx->stats;
+        json_object *out = json_object_new_object(), *ev = json_object_new_object(), *rej = json_object_new_object(),
+                    *storage = json_object_new_object();
+
+        json_object_object_add(out, "version", json_object_new_string(RATERD_VERSION));
+        json_object_object_add(out, "uptime_s", json_object_new_int64((now_ms() - s->started_ms) / 1000));
+        json_object_object_add(ev, "received", json_object_new_int64((int64_t)s->received));
+        json_object_object_add(ev, "applied", json_object_new_int64((int64_t)s->applied));
+        json_object_object_add(ev, "duplicate", json_object_new_int64((int64_t)s->duplicate));
+        json_object_object_add(ev, "rejected", json_object_new_int64((int64_t)s->rejected));
+        json_object_object_add(ev, "failed", json_object_new_int64((int64_t)s->failed));
+        json_object_object_add(out, "events", ev);
+        for (int i = PROTO_E_MALFORMED; i < _PROTO_E_MAX; i++)
+                json_object_object_add(rej, proto_reason_name(i), json_object_new_int64((int64_t)s->rejected_by[i]));
+        json_object_object_add(out, "rejected", rej);
+        json_object_object_add(out, "batches", json_object_new_int64((int64_t)s->batches));
+        json_object_object_add(storage, "path", json_object_new_string(ctx->store->path));
+        json_object_object_add(storage, "bytes", json_object_new_int64((int64_t)store_used_bytes(ctx->store)));
+        json_object_object_add(out, "storage", storage);
+        json_object_object_add(out, "alerts_firing", json_object_new_int(0));
+        *result = out;
+        return 0;
+}
+
+int command_run(const CommandContext *ctx, json_object *req, json_object **result, char *err, size_t errlen) {
+        const char *cmd = get_string(req, "cmd");
+        int r;
+
+        if (!cmd)
+                return bad(err, errlen, "%s", "request has no \"cmd\"");
+        if (strcmp(cmd, "status") == 0)
+                r = cmd_status(ctx, result);
+        else if (strcmp(cmd, "get") == 0)
+                r = cmd_get(ctx, req, result, err, errlen);
+        else if (strcmp(cmd, "top") == 0)
+                r = cmd_top(ctx, req, result, err, errlen);
+        else
+                return bad(err, errlen, "unknown or unsupported command '%s'", cmd);
+        if (r && !*err)
+                snprintf(err, errlen, "storage error: %s", r < 0 ? strerror(-r) : "unreadable data");
+        return r;
+}

@@ -1,0 +1,68 @@
+/* daemon/index/scope.c: scope names and the scopes of an event. */
+#include <errno.h>
+#include <string.h>
+
+#include "index/scope.h"
+
+static const char *const kind_names[_SCOPE_KIND_MAX] = {"all", "team", "agent", "channel"};
+
+int scope_kind_parse(const char *text) {
+        for (int k = SCOPE_TEAM; k < _SCOPE_KIND_MAX; k++)
+                if (strcmp(text, kind_names[k]) == 0)
+                        return k;
+        return -EINVAL;
+}
+
+int scope_parse(const char *text, Scope *out) {
+        if (strcmp(text, "all") == 0) {
+                *out = (Scope){.kind = SCOPE_ALL};
+                return 0;
+        }
+        for (int k = SCOPE_TEAM; k < _SCOPE_KIND_MAX; k++) {
+                size_t l = strlen(kind_names[k]), n;
+                if (strncmp(text, kind_names[k], l) != 0 || text[l] != ':')
+                        continue;
+                n = strlen(text + l + 1);
+                if (n == 0 || n > (k == SCOPE_CHANNEL ? PROTO_CHANNEL_MAX : PROTO_NAME_MAX))
+                        return -EINVAL;
+                *out = (Scope){.kind = (uint8_t)k, .len = (uint8_t)n};
+                memcpy(out->name, text + l + 1, n);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+size_t scope_format(const Scope *s, char *buf) {
+        size_t l;
+
+        if (s->kind == SCOPE_ALL) {
+                memcpy(buf, "all", 4);
+                return 3;
+        }
+        l = strlen(kind_names[s->kind]);
+        memcpy(buf, kind_names[s->kind], l);
+        buf[l++] = ':';
+        memcpy(buf + l, s->name, s->len);
+        l += s->len;
+        buf[l] = 0;
+        return l;
+}
+
+bool scope_from_slice(Scope *s, ScopeKind kind, Slice name) {
+        if (!name.len)
+                return false;
+        s->kind = (uint8_t)kind;
+        s->len = (uint8_t)name.len;
+        memcpy(s->name, name.ptr, name.len);
+        return true;
+}
+
+int scope_of_event(const Event *ev, Scope out[4]) {
+        int n = 0;
+
+        out[n++] = (Scope){.kind = SCOPE_ALL};
+        n += scope_from_slice(&out[n], SCOPE_TEAM, ev->team);
+        n += scope_from_slice(&out[n], SCOPE_AGENT, ev->agent);
+        n += scope_from_slice(&out[n], SCOPE_CHANNEL, ev->channel);
+        return n;
+}

@@ -1,0 +1,38 @@
+/* daemon/index/scope.h: Scope, one aggregation scope: `all`, `team:<t>`,
+ * `agent:<a>` or `channel:<c>`. Names are byte strings (they may hold any
+ * byte a publisher sent), so keys carry lengths, never terminators. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/event.h"
+
+typedef enum { SCOPE_ALL = 0, SCOPE_TEAM, SCOPE_AGENT, SCOPE_CHANNEL, _SCOPE_KIND_MAX } ScopeKind;
+
+typedef struct {
+        uint8_t kind;
+        uint8_t len;
+        char name[PROTO_NAME_MAX];
+} Scope;
+
+/* Parses "all", "team:NAME", "agent:NAME" or "channel:NAME" (NAME 1-64
+ * bytes, 1-32 for channels). Returns 0 or -EINVAL. */
+int scope_parse(const char *text, Scope *out);
+
+/* Parses "team", "agent" or "channel" (the --by of `top`). Returns the kind
+ * or -EINVAL. */
+int scope_kind_parse(const char *text);
+
+/* Writes "kind:name" into buf (size >= SCOPE_TEXT_MAX); returns its length.
+ * The name is copied as is: callers escape it for their output. */
+#define SCOPE_TEXT_MAX (8 + PROTO_NAME_MAX + 1)
+size_t scope_format(const Scope *s, char *buf);
+
+/* Sets *s from an event field; returns false when the slice is empty. */
+bool scope_from_slice(Scope *s, ScopeKind kind, Slice name);
+
+/* The scopes an event updates: `all` plus one per team/agent/channel field
+ * it carries. Returns how many were written (1..4). */
+int scope_of_event(const Event *ev, Scope out[4]);

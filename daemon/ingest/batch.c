@@ -1,0 +1,185 @@
+/* daemon/ingest/batch.c: the coalescing map and the ack queue. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/batch.h"
+#include "util/error.h"
+
+typedef struct {
+        Scope scope;
+        uint32_t minute;
+        BucketRecord rec;
+} Entry;
+
+struct Batch {
+        Entry *entries;
+        size_t n_entries, cap_entries;
+        uint32_t *slots; /* open addressing: entry index + 1, 0 = free */
+        size_t n_slots;  /* power of two, > 2 * n_entries */
+        Ack *acks;
+        size_t n_acks, cap_acks;
+};
+
+int batch_new(Batch **out) {
+        _cleanup_(batch_freep) Batch *b = calloc(1, sizeof(*b));
+
+        if (!b)
+                return -ENOMEM;
+        b->n_slots = 1024;
+        b->slots = calloc(b->n_slots, sizeof(*b->slots));
+        if (!b->slots)
+                return -ENOMEM;
+        *out = TAKE_PTR(b);
+        return 0;
+}
+
+Batch *batch_free(Batch *b) {
+        if (b) {
+                free(b->entries);
+                free(b->slots);
+                free(b->acks);
+                free(b);
+        }
+        return NULL;
+}
+
+static uint64_t hash(const Scope *s, uint32_t minute) {
+        uint64_t h = 1469598103934665603ULL;
+
+        h = (h ^ s->kind) * 1099511628211ULL;
+        for (size_t i = 0; i < s->len; i++)
+                h = (h ^ (uint8_t)s->name[i]) * 1099511628211ULL;
+        h = (h ^ minute) * 1099511628211ULL;
+        return h ^ (h >> 29);
+}
+
+static int grow_slots(Batch *b) {
+        size_t n = b->n_slots * 2;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+
+        if (!slots)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_entries; i++) {
+                size_t j = hash(&b->entries[i].scope, b->entries[i].minute) & (n - 1);
+                while (slots[j])
+                        j = (j + 1) & (n - 1);
+                slots[j] = (uint32_t)i + 1;
+        }
+        free(b->slots);
+        b->slots = slots;
+        b->n_slots = n;
+        return 0;
+}
+
+static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
+        size_t j;
+        Entry *e;
+
+        if (2 * (b->n_entries + 1) > b->n_slots && grow_slots(b) < 0)
+                return NULL;
+        for (j = hash(s, minute) & (b->n_slots - 1); b->slots[j]; j = (j + 1) & (b->n_slots - 1)) {
+                e = &b->entries[b->slots[j] - 1];
+                if (e->minute == minute && e->scope.kind == s->kind && e->scope.len == s->len &&
+                    memcmp(e->scope.name, s->name, s->len) == 0)
+                        return e;
+        }
+        if (b->n_entries == b->cap_entries) {
+                size_t cap = b->cap_entries ? b->cap_entries * 2 : 256;
+                Entry *n = realloc(b->entries, cap * sizeof(*n));
+                if (!n)
+                        return NULL;
+                b->entries = n;
+                b->cap_entries = cap;
+        }
+        e = &b->entries[b->n_entries];
+        e->scope = *s;
+        e->minute = minute;
+        memset(&e->rec, 0, sizeof(e->rec));
+        b->slots[j] = (uint32_t)++b->n_entries;
+        return e;
+}
+
+int batch_add_feedback(Batch *b, const Event *ev) {
+        Scope scopes[4];
+        int n = scope_of_event(ev, scopes);
+        /* Floor division: events before 1970 still land in a valid minute. */
+        int64_t m = ev->ts >= 0 ? ev->ts / 60000 : -((-ev->ts + 59999) / 60000);
+        uint32_t minute = m < 0 ? 0 : (uint32_t)m;
+
+        for (int i = 0; i < n; i++) {
+                Entry *e = lookup(b, &scopes[i], minute);
+                if (!e)
+                        return -ENOMEM;
+                fbagg_add(&e->rec.fb, ev);
+        }
+        return 0;
+}
+
+int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimiter, AckStatus status, Slice id) {
+        Ack *a;
+
+        if (b->n_acks == b->cap_acks) {
+                size_t cap = b->cap_acks ? b->cap_acks * 2 : 64;
+                Ack *n = realloc(b->acks, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                b->acks = n;
+                b->cap_acks = cap;
+        }
+        a = &b->acks[b->n_acks++];
+        a->routing_len = (uint8_t)(routing_len > ACK_ROUTING_MAX ? ACK_ROUTING_MAX : routing_len);
+        memcpy(a->routing, routing, a->routing_len);
+        a->delimiter = delimiter;
+        a->status = (uint8_t)status;
+        a->id_len = (uint8_t)id.len;
+        memcpy(a->id, id.ptr, id.len);
+        return 0;
+}
+
+static int entry_cmp(const void *x, const void *y) {
+        const Entry *a = x, *b = y;
+        int c;
+
+        if (a->scope.kind != b->scope.kind)
+                return a->scope.kind - b->scope.kind;
+        if (a->scope.len != b->scope.len)
+                return a->scope.len - b->scope.len;
+        c = memcmp(a->scope.name, b->scope.name, a->scope.len);
+        if (c)
+                return c;
+        return a->minute < b->minute ? -1 : a->minute > b->minute;
+}
+
+int batch_flush(Batch *b, Store *st, void *txn) {
+        int r;
+
+        /* Key order: LMDB then walks its B-tree forward page by page. The
+         * slots are rebuilt by batch_reset, so sorting is safe here. */
+        qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
+        for (size_t i = 0; i < b->n_entries; i++) {
+                r = buckets_add(st, txn, &b->entries[i].scope, b->entries[i].minute, &b->entries[i].rec);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+size_t batch_n_acks(const Batch *b) {
+        return b->n_acks;
+}
+
+const Ack *batch_ack(const Batch *b, size_t i) {
+        return &b->acks[i];
+}
+
+size_t batch_n_buckets(const Batch *b) {
+        return b->n_entries;
+}
+
+void batch_reset(Batch *b) {
+        if (b->n_entries)
+                memset(b->slots, 0, b->n_slots * sizeof(*b->slots));
+        b->n_entries = 0;
+        b->n_acks = 0;
+}

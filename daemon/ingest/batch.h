@@ -1,0 +1,55 @@
+/* daemon/ingest/batch.h: Batch, the events of one write transaction.
+ *
+ * Aggregates are coalesced per (scope, minute) in memory while the batch is
+ * open and written once per batch: a burst of 4096 events for one team
+ * costs a handful of bucket writes, not 16384. Acks wait here until the
+ * batch is durably committed. All storage is reused across batches: the hot
+ * path allocates only when a batch is bigger than any before it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/event.h"
+#include "store/buckets.h"
+
+typedef enum { ACK_OK = 0, ACK_DUPLICATE } AckStatus;
+
+#define ACK_ROUTING_MAX 255
+
+typedef struct {
+        uint8_t routing[ACK_ROUTING_MAX];
+        uint8_t routing_len;
+        bool delimiter; /* a REQ client: reply behind an empty frame */
+        uint8_t status;
+        uint8_t id_len;
+        char id[PROTO_ID_MAX];
+} Ack;
+
+typedef struct Batch Batch;
+
+int batch_new(Batch **out);
+Batch *batch_free(Batch *b);
+
+/* Adds a feedback event's contribution to its scopes' buckets. Returns 0 or
+ * -ENOMEM. */
+int batch_add_feedback(Batch *b, const Event *ev);
+
+/* Queues an ack for after the commit. Returns 0 or -ENOMEM. */
+int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimiter, AckStatus status, Slice id);
+
+/* Writes every coalesced bucket inside txn. Returns 0 or a store error. */
+int batch_flush(Batch *b, Store *st, void *txn);
+
+size_t batch_n_acks(const Batch *b);
+const Ack *batch_ack(const Batch *b, size_t i);
+size_t batch_n_buckets(const Batch *b);
+
+/* Empties the batch, keeping its memory. */
+void batch_reset(Batch *b);
+
+static inline void batch_freep(Batch **b) {
+        batch_free(*b);
+}

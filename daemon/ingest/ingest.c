@@ -1,0 +1,420 @@
+/* daemon/ingest/ingest.c: reading, validating and committing events.
+ *
+ * Durability sequence for an acknowledged event:
+ *   1. the dedup entry and (at flush) its buckets are written in the
+ *      batch's write transaction;
+ *   2. mdb_txn_commit() returns only after LMDB has fsync'd data and meta
+ *      page (the env is opened without MDB_NOSYNC / MDB_NOMETASYNC);
+ *   3. only then are `ok` and `duplicate` acks sent.
+ * A kill -9 before 2 loses the batch and no ack was sent, so the client
+ * resends; a kill -9 after 2 keeps it, and a resend is a `duplicate`.
+ */
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/fbagg.h"
+#include "ingest/batch.h"
+#include "ingest/ingest.h"
+#include "store/dedup.h"
+#include "util/clock.h"
+#include "util/endpoints.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define MAX_FRAMES 5
+#define SOCKET_HWM 100000
+
+struct Ingest {
+        const Config *config;
+        Store *store;
+        Stats *stats;
+        void *sub, *router;
+        ProtoDecoder *decoder;
+        Batch *batch;
+        MDB_txn *txn;
+        unsigned n_events;
+        uint64_t n_applied, n_duplicate;
+        int64_t batch_started;
+        msgpack_sbuffer reply;
+        RateLimit reject_rl, fail_rl;
+};
+
+typedef enum { ST_OK, ST_DUPLICATE, ST_REJECTED, ST_FAILED } Status;
+
+Ingest *ingest_free(Ingest *in) {
+        if (in) {
+                if (in->txn)
+                        mdb_txn_abort(in->txn);
+                if (in->sub)
+                        zmq_close(in->sub);
+                if (in->router)
+                        zmq_close(in->router);
+                proto_decoder_free(in->decoder);
+                batch_free(in->batch);
+                msgpack_sbuffer_destroy(&in->reply);
+                free(in);
+        }
+        return NULL;
+}
+
+static int socket_new(void *zctx, int type, const Config *c, void **out) {
+        int hwm = SOCKET_HWM, linger = 1000;
+        int64_t maxmsg = (int64_t)c->max_message;
+        void *s = zmq_socket(zctx, type);
+
+        if (!s)
+                return zmq_err();
+        /* ZMQ_MAXMSGSIZE makes ZeroMQ drop an oversized frame (and the peer
+         * that sent it) before it is buffered: memory stays bounded. */
+        if (zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
+            zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0 ||
+            zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0) {
+                int r = zmq_err();
+                zmq_close(s);
+                return r;
+        }
+        *out = s;
+        return 0;
+}
+
+int ingest_new(Ingest **out, void *zctx, const Config *c, Store *st, Stats *stats, char *err, size_t errlen) {
+        _cleanup_(ingest_freep) Ingest *in = calloc(1, sizeof(*in));
+        int r;
+
+        if (!in)
+                return -ENOMEM;
+        in->config = c;
+        in->store = st;
+        in->stats = stats;
+        in->reject_rl = (RateLimit)RATELIMIT_INIT(10000, 10);
+        in->fail_rl = (RateLimit)RATELIMIT_INIT(10000, 5);
+        msgpack_sbuffer_init(&in->reply);
+        if ((r = proto_decoder_new(&in->decoder)) < 0 || (r = batch_new(&in->batch)) < 0)
+                return r;
+
+        if (*c->ingest_bind || *c->ingest_connect) {
+                if ((r = socket_new(zctx, ZMQ_SUB, c, &in->sub)) < 0)
+                        return r;
+                if (zmq_setsockopt(in->sub, ZMQ_SUBSCRIBE, "", 0) < 0)
+                        return zmq_err();
+                if ((r = endpoints_attach(in->sub, c->ingest_bind, true, err, errlen)) < 0 ||
+                    (r = endpoints_attach(in->sub, c->ingest_connect, false, err, errlen)) < 0)
+                        return r;
+        }
+        if (*c->reliable_bind) {
+                if ((r = socket_new(zctx, ZMQ_ROUTER, c, &in->router)) < 0)
+                        return r;
+                if ((r = endpoints_attach(in->router, c->reliable_bind, true, err, errlen)) < 0)
+                        return r;
+        }
+        *out = TAKE_PTR(in);
+        return 0;
+}
+
+int ingest_pollitems(Ingest *in, zmq_pollitem_t *items) {
+        int n = 0;
+
+        if (in->sub)
+                items[n++] = (zmq_pollitem_t){.socket = in->sub, .events = ZMQ_POLLIN};
+        if (in->router)
+                items[n++] = (zmq_pollitem_t){.socket = in->router, .events = ZMQ_POLLIN};
+        return n;
+}
+
+unsigned ingest_batch_events(const Ingest *in) {
+        return in->n_events;
+}
+
+bool ingest_batch_full(const Ingest *in) {
+        return in->n_events >= in->config->batch_max;
+}
+
+int64_t ingest_batch_deadline(const Ingest *in, int64_t mono_now) {
+        int64_t left;
+
+        if (!in->n_events)
+                return -1;
+        left = in->batch_started + in->config->batch_delay_ms - mono_now;
+        return left < 0 ? 0 : left;
+}
+
+static void log_reject(Ingest *in, EventKind kind, bool kind_known, const ProtoDiag *d, Slice id) {
+        unsigned n = ratelimit_test(&in->reject_rl, mono_ms());
+
+        if (!n)
+                return;
+        log_full(LOG_WARNING, LOG_ID_REJECTED, "rejected %s message%s%.*s: %s%s%s%s", kind_known ? proto_kind_name(kind) : "ingest",
+                 id.len ? " " : "", (int)id.len, id.ptr ? id.ptr : "", proto_reason_name(d->reason),
+                 d->field ? " (" : "", d->field ? d->field : "", d->field ? ")" : "");
+        if (n > 1)
+                log_warning("%u similar messages suppressed", n - 1);
+}
+
+/* Fails the open batch: nothing of it is acked, everything is counted. */
+static void batch_fail(Ingest *in, int r) {
+        unsigned n = ratelimit_test(&in->fail_rl, mono_ms());
+
+        if (n)
+                log_full(LOG_ERR, r == STORE_E_FULL ? LOG_ID_STORAGE_FULL : LOG_ID_COMMIT_FAILED,
+                         "commit of %u events failed: %s; they were not acknowledged", in->n_events,
+                         r == STORE_E_FULL    ? "storage full (raise [daemon] max_storage or free disk)"
+                         : r == STORE_E_FORMAT ? "a stored bucket has an unknown format"
+                         : r < 0              ? strerror(-r)
+                                              : "storage error");
+        if (in->txn)
+                mdb_txn_abort(in->txn);
+        in->txn = NULL;
+        in->stats->failed += in->n_events;
+        in->n_events = 0;
+        in->n_applied = in->n_duplicate = 0;
+        batch_reset(in->batch);
+}
+
+/* Validates one event and, when valid, stages it in the batch. */
+static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
+        size_t tlen = zmq_msg_size(topic), plen = zmq_msg_size(payload);
+        EventKind kind = EVENT_FEEDBACK;
+        int r;
+
+        memset(ev, 0, sizeof(*ev));
+        *diag = (ProtoDiag){0};
+        if (tlen + plen > in->config->max_message) {
+                diag->reason = PROTO_E_TOO_LARGE;
+                return ST_REJECTED;
+        }
+        if (proto_parse_topic(zmq_msg_data((zmq_msg_t *)topic), tlen, &kind)) {
+                diag->reason = PROTO_E_UNKNOWN_TOPIC;
+                return ST_REJECTED;
+        }
+        r = proto_decode(in->decoder, kind, zmq_msg_data((zmq_msg_t *)payload), plen, now_ms(),
+                         in->config->allowed_lateness_ms, ev, diag);
+        if (r)
+                return ST_REJECTED;
+
+        if (!in->txn) {
+                r = store_begin(in->store, 0, &in->txn);
+                if (r) {
+                        in->txn = NULL;
+                        batch_fail(in, r);
+                        return ST_FAILED;
+                }
+                in->batch_started = mono_ms();
+        }
+        in->n_events++;
+        r = dedup_check_and_set(in->store, in->txn, ev->kind, ev->id, now_ms(), in->config->dedup_horizon_ms);
+        if (r == DEDUP_E_DUPLICATE) {
+                in->n_duplicate++;
+                return ST_DUPLICATE;
+        }
+        if (r == 0 && ev->kind == EVENT_FEEDBACK)
+                r = batch_add_feedback(in->batch, ev);
+        if (r) {
+                batch_fail(in, r);
+                return ST_FAILED;
+        }
+        in->n_applied++;
+        return ST_OK;
+}
+
+static void count_reject(Ingest *in, int reason) {
+        in->stats->rejected++;
+        in->stats->rejected_by[reason]++;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n) {
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, s, n);
+}
+
+/* Sends one ack frame behind the client's envelope; never blocks: a client
+ * that does not read its acks loses them and resends. */
+static void send_ack(Ingest *in, const void *routing, size_t rlen, bool delimiter, const char *status, Slice id,
+                     int reason) {
+        msgpack_packer pk;
+
+        msgpack_sbuffer_clear(&in->reply);
+        msgpack_packer_init(&pk, &in->reply, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, reason ? 3 : 2);
+        pack_str(&pk, "id", 2);
+        if (id.len)
+                pack_str(&pk, id.ptr, id.len);
+        else
+                msgpack_pack_nil(&pk);
+        pack_str(&pk, "status", 6);
+        pack_str(&pk, status, strlen(status));
+        if (reason) {
+                pack_str(&pk, "error", 5);
+                pack_str(&pk, proto_reason_name(reason), strlen(proto_reason_name(reason)));
+        }
+        if (zmq_send(in->router, routing, rlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+                return;
+        if (delimiter && zmq_send(in->router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+                return;
+        zmq_send(in->router, in->reply.data, in->reply.size, ZMQ_DONTWAIT);
+}
+
+/* Reads one whole multipart message into parts[]; frames past MAX_FRAMES
+ * are drained and make *n larger than MAX_FRAMES. Returns 1, 0 (EAGAIN) or
+ * a negative errno. */
+static int recv_message(void *sock, zmq_msg_t *parts, int *n) {
+        int more;
+        size_t ml = sizeof(more);
+
+        *n = 0;
+        for (;;) {
+                zmq_msg_t scratch, *m = *n < MAX_FRAMES ? &parts[*n] : &scratch;
+                zmq_msg_init(m);
+                if (zmq_msg_recv(m, sock, *n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                        int r = zmq_err();
+                        zmq_msg_close(m);
+                        if (*n == 0 && r == -EAGAIN)
+                                return 0;
+                        if (r == -EINTR && *n == 0)
+                                return 0;
+                        for (int i = 0; i < *n && i < MAX_FRAMES; i++)
+                                zmq_msg_close(&parts[i]);
+                        *n = 0;
+                        return r;
+                }
+                (*n)++;
+                if (m == &scratch)
+                        zmq_msg_close(m);
+                if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml) < 0 || !more)
+                        return 1;
+        }
+}
+
+static void close_parts(zmq_msg_t *parts, int n) {
+        for (int i = 0; i < n && i < MAX_FRAMES; i++)
+                zmq_msg_close(&parts[i]);
+}
+
+static int read_sub(Ingest *in, unsigned room, bool *drained) {
+        zmq_msg_t parts[MAX_FRAMES];
+        Event ev;
+        ProtoDiag diag;
+        int n, r;
+
+        for (unsigned i = 0; i < room; i++) {
+                r = recv_message(in->sub, parts, &n);
+                if (r <= 0) {
+                        *drained = true;
+                        return r;
+                }
+                in->stats->received++;
+                if (n != 2) {
+                        diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
+                        memset(&ev, 0, sizeof(ev));
+                        count_reject(in, diag.reason);
+                        log_reject(in, EVENT_FEEDBACK, false, &diag, ev.id);
+                } else if (process(in, &parts[0], &parts[1], &ev, &diag) == ST_REJECTED) {
+                        count_reject(in, diag.reason);
+                        log_reject(in, ev.kind, diag.reason != PROTO_E_UNKNOWN_TOPIC && diag.reason != PROTO_E_TOO_LARGE, &diag, ev.id);
+                }
+                close_parts(parts, n);
+        }
+        *drained = false;
+        return 0;
+}
+
+static int read_router(Ingest *in, unsigned room, bool *drained) {
+        zmq_msg_t parts[MAX_FRAMES];
+        Event ev;
+        ProtoDiag diag;
+        int n, r;
+
+        for (unsigned i = 0; i < room; i++) {
+                const zmq_msg_t *topic, *payload;
+                bool delim = false;
+                Status st;
+
+                r = recv_message(in->router, parts, &n);
+                if (r <= 0) {
+                        *drained = true;
+                        return r;
+                }
+                in->stats->received++;
+                memset(&ev, 0, sizeof(ev));
+                /* [routing][topic][payload] from a DEALER,
+                 * [routing][""][topic][payload] from a REQ. */
+                if (n == 4 && zmq_msg_size(&parts[1]) == 0)
+                        delim = true;
+                if (n != 3 + delim) {
+                        diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
+                        st = ST_REJECTED;
+                } else {
+                        topic = &parts[1 + delim];
+                        payload = &parts[2 + delim];
+                        st = process(in, topic, payload, &ev, &diag);
+                }
+                if (st == ST_REJECTED) {
+                        count_reject(in, diag.reason);
+                        log_reject(in, ev.kind, n == 3 + delim && diag.reason != PROTO_E_UNKNOWN_TOPIC && diag.reason != PROTO_E_TOO_LARGE, &diag, ev.id);
+                        send_ack(in, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), delim, "rejected", ev.id,
+                                 diag.reason);
+                } else if (st == ST_OK || st == ST_DUPLICATE) {
+                        r = batch_add_ack(in->batch, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), delim,
+                                          st == ST_OK ? ACK_OK : ACK_DUPLICATE, ev.id);
+                        if (r < 0)
+                                batch_fail(in, r);
+                }
+                close_parts(parts, n);
+        }
+        *drained = false;
+        return 0;
+}
+
+int ingest_read(Ingest *in, bool *drained) {
+        bool d1 = true, d2 = true;
+        unsigned room;
+        int r;
+
+        room = in->config->batch_max > in->n_events ? (unsigned)(in->config->batch_max - in->n_events) : 0;
+        /* The reliable path first: its clients wait on every event. */
+        if (in->router && room) {
+                if ((r = read_router(in, room, &d2)) < 0)
+                        return r;
+        }
+        room = in->config->batch_max > in->n_events ? (unsigned)(in->config->batch_max - in->n_events) : 0;
+        if (in->sub && room) {
+                if ((r = read_sub(in, room, &d1)) < 0)
+                        return r;
+        }
+        *drained = d1 && d2;
+        return 0;
+}
+
+int ingest_commit(Ingest *in) {
+        int r;
+
+        if (!in->txn)
+                return 0;
+        r = batch_flush(in->batch, in->store, in->txn);
+        if (r) {
+                batch_fail(in, r);
+                return r;
+        }
+        r = store_commit(in->txn);
+        in->txn = NULL;
+        if (r) {
+                batch_fail(in, r);
+                return r;
+        }
+        in->stats->batches++;
+        in->stats->applied += in->n_applied;
+        in->stats->duplicate += in->n_duplicate;
+
+        /* Durable now: the acks may go. */
+        for (size_t i = 0; i < batch_n_acks(in->batch); i++) {
+                const Ack *a = batch_ack(in->batch, i);
+                send_ack(in, a->routing, a->routing_len, a->delimiter, a->status == ACK_OK ? "ok" : "duplicate",
+                         (Slice){a->id, a->id_len}, 0);
+        }
+        in->n_events = 0;
+        in->n_applied = in->n_duplicate = 0;
+        batch_reset(in->batch);
+        return 0;
+}

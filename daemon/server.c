@@ -1,0 +1,191 @@
+/* daemon/server.c: setup, the poll loop, housekeeping and shutdown.
+ *
+ * Loop order matters: ingest first (read what is ready), commit when the
+ * sockets are drained, the batch is full or its delay is up, and only then
+ * answer control requests, so an operator never reads around an open batch.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "control/control.h"
+#include "ingest/ingest.h"
+#include "server.h"
+#include "store/dedup.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define HOUSEKEEPING_MS 1000
+#define DEDUP_PRUNE_SCAN 5000
+
+struct Server {
+        const Config *config;
+        void *zctx;
+        Store *store;
+        Ingest *ingest;
+        Control *control;
+        Stats stats;
+        int sigfd, timerfd;
+        uint64_t watchdog_usec;
+        uint8_t prune_key[1 + PROTO_ID_MAX];
+        size_t prune_len;
+};
+
+Server *server_free(Server *s) {
+        if (s) {
+                ingest_free(s->ingest);
+                control_free(s->control);
+                if (s->zctx)
+                        zmq_ctx_term(s->zctx);
+                store_free(s->store);
+                if (s->sigfd >= 0)
+                        close(s->sigfd);
+                if (s->timerfd >= 0)
+                        close(s->timerfd);
+                free(s);
+        }
+        return NULL;
+}
+
+int server_new(Server **out, const Config *c, char *err, size_t errlen) {
+        _cleanup_(server_freep) Server *s = calloc(1, sizeof(*s));
+        struct itimerspec its = {0};
+        sigset_t mask;
+        int64_t period_ms = HOUSEKEEPING_MS;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->sigfd = s->timerfd = -1;
+        s->config = c;
+        s->stats.started_ms = now_ms();
+
+        if ((r = store_open(&s->store, c->state_dir, c->max_storage, err, errlen)))
+                return r;
+        s->zctx = zmq_ctx_new();
+        if (!s->zctx)
+                return zmq_err();
+        if ((r = ingest_new(&s->ingest, s->zctx, c, s->store, &s->stats, err, errlen)) < 0)
+                return r;
+        if ((r = control_new(&s->control, s->zctx, c, s->store, &s->stats, err, errlen)) < 0)
+                return r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (s->sigfd < 0)
+                return -errno;
+
+        /* The watchdog wants a ping at least every WATCHDOG_USEC; the
+         * housekeeping tick pings at half of it. */
+        if (sd_watchdog_enabled(0, &s->watchdog_usec) > 0 && (int64_t)(s->watchdog_usec / 2000) < period_ms)
+                period_ms = (int64_t)(s->watchdog_usec / 2000) > 0 ? (int64_t)(s->watchdog_usec / 2000) : 1;
+        s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (s->timerfd < 0)
+                return -errno;
+        its.it_interval.tv_sec = period_ms / 1000;
+        its.it_interval.tv_nsec = (period_ms % 1000) * 1000000;
+        its.it_value = its.it_interval;
+        if (timerfd_settime(s->timerfd, 0, &its, NULL) < 0)
+                return -errno;
+
+        *out = TAKE_PTR(s);
+        return 0;
+}
+
+static void housekeeping(Server *s) {
+        uint64_t ticks;
+        int r;
+
+        if (read(s->timerfd, &ticks, sizeof(ticks)) < 0)
+                return;
+        if (s->watchdog_usec)
+                sd_notify(0, "WATCHDOG=1");
+        r = dedup_prune(s->store, now_ms(), s->config->dedup_horizon_ms, DEDUP_PRUNE_SCAN, s->prune_key,
+                        &s->prune_len);
+        if (r < 0 || r == STORE_E_FULL)
+                log_warning("pruning expired dedup entries failed: %s", r < 0 ? strerror(-r) : "storage full");
+}
+
+/* Returns true when the loop must stop. */
+static bool handle_signals(Server *s) {
+        struct signalfd_siginfo si;
+        bool stop = false;
+
+        while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                        stop = true;
+                else if (si.ssi_signo == SIGHUP)
+                        log_info("SIGHUP: configuration reload has nothing to reload in this version");
+        }
+        return stop;
+}
+
+static void commit(Server *s) {
+        /* Errors are logged and counted by ingest; the loop goes on. */
+        (void)ingest_commit(s->ingest);
+}
+
+int server_run(Server *s) {
+        zmq_pollitem_t items[5];
+        int n_ingest, n, r;
+        bool stop = false, drained = true;
+
+        sd_notifyf(0, "READY=1\nSTATUS=ingesting; state in %s", s->config->state_dir);
+        log_full(LOG_INFO, LOG_ID_STARTED, "raterd %s ready: state in %s", RATERD_VERSION, s->config->state_dir);
+
+        while (!stop) {
+                int64_t deadline = ingest_batch_deadline(s->ingest, mono_ms());
+                long timeout = drained ? (deadline < 0 ? -1 : (long)deadline) : 0;
+
+                n_ingest = ingest_pollitems(s->ingest, items);
+                n = n_ingest;
+                control_pollitem(s->control, &items[n++]);
+                items[n++] = (zmq_pollitem_t){.fd = s->sigfd, .events = ZMQ_POLLIN};
+                items[n++] = (zmq_pollitem_t){.fd = s->timerfd, .events = ZMQ_POLLIN};
+
+                r = zmq_poll(items, n, timeout);
+                if (r < 0 && errno != EINTR)
+                        return zmq_err();
+
+                if (items[n - 2].revents & ZMQ_POLLIN)
+                        stop = handle_signals(s);
+
+                r = ingest_read(s->ingest, &drained);
+                if (r < 0 && r != -EAGAIN && r != -EINTR)
+                        log_error("reading ingest sockets failed: %s", zmq_strerror(-r));
+                if (ingest_batch_events(s->ingest) &&
+                    (drained || ingest_batch_full(s->ingest) || ingest_batch_deadline(s->ingest, mono_ms()) == 0))
+                        commit(s);
+
+                if (items[n - 1].revents & ZMQ_POLLIN)
+                        housekeeping(s);
+                if (items[n_ingest].revents & ZMQ_POLLIN)
+                        control_dispatch(s->control, 64);
+        }
+
+        sd_notify(0, "STOPPING=1\nSTATUS=draining");
+        /* Drain what already arrived, commit it, ack it. Bounded: a
+         * publisher that keeps sending cannot hold the shutdown. */
+        for (unsigned i = 0; i < 64; i++) {
+                ingest_read(s->ingest, &drained);
+                commit(s);
+                if (drained)
+                        break;
+        }
+        log_full(LOG_INFO, LOG_ID_STOPPED, "raterd stopping: %llu events applied, %llu duplicate, %llu rejected",
+                 (unsigned long long)s->stats.applied, (unsigned long long)s->stats.duplicate,
+                 (unsigned long long)s->stats.rejected);
+        return 0;
+}

@@ -1,0 +1,154 @@
+/* daemon/store/buckets.c: reading, merging and writing bucket records. */
+#include <errno.h>
+#include <string.h>
+
+#include "store/buckets.h"
+
+#define HEADER 8
+
+size_t buckets_key(const Scope *s, uint32_t minute, uint8_t *buf) {
+        size_t n = 0;
+
+        buf[n++] = s->kind;
+        buf[n++] = s->len;
+        memcpy(buf + n, s->name, s->len);
+        n += s->len;
+        buf[n++] = (uint8_t)(minute >> 24);
+        buf[n++] = (uint8_t)(minute >> 16);
+        buf[n++] = (uint8_t)(minute >> 8);
+        buf[n++] = (uint8_t)minute;
+        return n;
+}
+
+/* Splits a key back into scope and minute; false when it is not one. */
+static bool key_parse(const MDB_val *k, Scope *s, uint32_t *minute) {
+        const uint8_t *p = k->mv_data;
+
+        if (k->mv_size < 6 || p[0] >= _SCOPE_KIND_MAX || p[1] > PROTO_NAME_MAX || k->mv_size != (size_t)p[1] + 6)
+                return false;
+        s->kind = p[0];
+        s->len = p[1];
+        memcpy(s->name, p + 2, s->len);
+        p += 2 + s->len;
+        *minute = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        return true;
+}
+
+static int record_read(const MDB_val *v, BucketRecord *out) {
+        const uint8_t *p = v->mv_data;
+
+        memset(out, 0, sizeof(*out));
+        if (v->mv_size < HEADER || p[0] == 0 || p[0] > BUCKET_RECORD_V1)
+                return STORE_E_FORMAT;
+        /* Version 1 is the only one; later versions append fields. */
+        if (v->mv_size != HEADER + sizeof(BucketRecord))
+                return STORE_E_FORMAT;
+        memcpy(out, p + HEADER, sizeof(*out));
+        return 0;
+}
+
+int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const BucketRecord *delta) {
+        uint8_t kbuf[BUCKET_KEY_MAX];
+        MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v;
+        BucketRecord rec = {0};
+        int rc, r;
+
+        rc = mdb_get(txn, st->buckets, &k, &v);
+        if (rc == 0) {
+                r = record_read(&v, &rec);
+                if (r)
+                        /* A record we cannot read is not silently replaced:
+                         * the caller logs it and the batch is dropped. */
+                        return r;
+        } else if (rc != MDB_NOTFOUND) {
+                return store_err(rc);
+        }
+        fbagg_merge(&rec.fb, &delta->fb);
+
+        /* Reserve and write in place: one copy instead of two. */
+        v.mv_size = HEADER + sizeof(rec);
+        rc = mdb_put(txn, st->buckets, &k, &v, MDB_RESERVE);
+        if (rc)
+                return store_err(rc);
+        memset(v.mv_data, 0, HEADER);
+        ((uint8_t *)v.mv_data)[0] = BUCKET_RECORD_V1;
+        memcpy((uint8_t *)v.mv_data + HEADER, &rec, sizeof(rec));
+        return 0;
+}
+
+/* Merges the buckets of the scope under the cursor's position, from the
+ * first key >= (s, from) while the scope matches and minute <= to. Leaves
+ * the cursor on the first key past them (rc MDB_NOTFOUND at the end). */
+static int sum_scope(MDB_cursor *c, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum, MDB_val *k,
+                     MDB_val *v, int *crc) {
+        uint8_t kbuf[BUCKET_KEY_MAX];
+        Scope ks;
+        uint32_t minute;
+        BucketRecord rec;
+
+        k->mv_size = buckets_key(s, from, kbuf);
+        k->mv_data = kbuf;
+        *crc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+        while (*crc == 0) {
+                if (!key_parse(k, &ks, &minute) || ks.kind != s->kind || ks.len != s->len ||
+                    memcmp(ks.name, s->name, s->len) != 0 || minute > to)
+                        break;
+                if (record_read(v, &rec) == 0)
+                        fbagg_merge(&sum->fb, &rec.fb);
+                *crc = mdb_cursor_get(c, k, v, MDB_NEXT);
+        }
+        return 0;
+}
+
+int buckets_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        int rc, crc;
+
+        rc = mdb_cursor_open(txn, st->buckets, &c);
+        if (rc)
+                return store_err(rc);
+        sum_scope(c, s, from, to, sum, &k, &v, &crc);
+        mdb_cursor_close(c);
+        return crc == 0 || crc == MDB_NOTFOUND ? 0 : store_err(crc);
+}
+
+int buckets_foreach_scope(Store *st, MDB_txn *txn, ScopeKind kind, uint32_t from, uint32_t to, BucketsScopeFn cb,
+                          void *userdata) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        uint8_t kbuf[BUCKET_KEY_MAX];
+        Scope s;
+        uint32_t minute;
+        int rc, crc, r = 0;
+
+        rc = mdb_cursor_open(txn, st->buckets, &c);
+        if (rc)
+                return store_err(rc);
+        kbuf[0] = (uint8_t)kind;
+        k = (MDB_val){1, kbuf};
+        crc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        while (crc == 0 && key_parse(&k, &s, &minute) && s.kind == kind) {
+                BucketRecord sum = {0};
+                Scope cur = s;
+
+                sum_scope(c, &cur, from, to, &sum, &k, &v, &crc);
+                r = cb(&cur, &sum, userdata);
+                if (r)
+                        break;
+                /* Skip this scope's later buckets (events up to 5 min in the
+                 * future) by seeking past its last possible minute. */
+                if (crc == 0 && key_parse(&k, &s, &minute) && s.kind == cur.kind && s.len == cur.len &&
+                    memcmp(s.name, cur.name, cur.len) == 0) {
+                        k.mv_size = buckets_key(&cur, UINT32_MAX, kbuf);
+                        k.mv_data = kbuf;
+                        crc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+                        if (crc == 0 && k.mv_size == (size_t)cur.len + 6 && memcmp(k.mv_data, kbuf, k.mv_size) == 0)
+                                crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+                }
+        }
+        mdb_cursor_close(c);
+        if (r)
+                return r;
+        return crc == 0 || crc == MDB_NOTFOUND ? 0 : store_err(crc);
+}

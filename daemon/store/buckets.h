@@ -1,0 +1,45 @@
+/* daemon/store/buckets.h: minute buckets of aggregates per scope in LMDB.
+ *
+ * Key:   kind(u8) len(u8) name(len bytes) minute(u32, big-endian)
+ *        so one scope's buckets are contiguous and in time order, and all
+ *        scopes of one kind are contiguous (for `top`).
+ * Value: version(u8 = BUCKET_RECORD_V1) 7 zero bytes, then BucketRecord as
+ *        laid out in memory (host byte order). A reader accepts a record of
+ *        an older version, reading missing trailing fields as zero, and
+ *        refuses a newer one.
+ * `minute` is the event time in whole minutes since the Unix epoch.
+ */
+#pragma once
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "index/fbagg.h"
+#include "index/scope.h"
+#include "store/store.h"
+
+#define BUCKET_RECORD_V1 1
+
+typedef struct {
+        FbAgg fb;
+} BucketRecord;
+
+#define BUCKET_KEY_MAX (2 + PROTO_NAME_MAX + 4)
+
+/* Encodes a key; returns its length. */
+size_t buckets_key(const Scope *s, uint32_t minute, uint8_t *buf);
+
+/* Adds delta into the stored bucket (read, merge, write) inside the write
+ * transaction txn. Returns 0, STORE_E_FULL, STORE_E_FORMAT or -errno. */
+int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const BucketRecord *delta);
+
+/* Merges the buckets of scope s with from <= minute <= to into *sum (which
+ * the caller zeroes). Returns 0 or an error. */
+int buckets_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum);
+
+/* Calls cb once per scope of the given kind that has any bucket, with the
+ * merge of its buckets in [from, to] (possibly empty). Returns 0, the first
+ * non-zero cb return, or an error. */
+typedef int (*BucketsScopeFn)(const Scope *s, const BucketRecord *sum, void *userdata);
+int buckets_foreach_scope(Store *st, MDB_txn *txn, ScopeKind kind, uint32_t from, uint32_t to, BucketsScopeFn cb,
+                          void *userdata);
