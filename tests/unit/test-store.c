@@ -1,0 +1,174 @@
+/* tests/unit/test-store.c: Store, buckets and dedup on real LMDB files:
+ * versioned format, read-merge-write of buckets, window sums, scope
+ * enumeration, dedup horizon and pruning, refusal of foreign or damaged
+ * files. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store/buckets.h"
+#include "store/dedup.h"
+
+static char dir[] = "/tmp/raterd-test-store-XXXXXX";
+
+static Slice sl(const char *s) {
+        return (Slice){s, strlen(s)};
+}
+
+static void rm_store(const char *d) {
+        char p[256];
+        snprintf(p, sizeof(p), "%s/data.mdb", d);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/lock.mdb", d);
+        unlink(p);
+}
+
+static BucketRecord one(uint32_t score) {
+        BucketRecord r = {0};
+        fbagg_add(&r.fb, &(Event){.score = score, .scale = 5});
+        return r;
+}
+
+static int count_scopes(const Scope *s, const BucketRecord *sum, void *userdata) {
+        int *n = userdata;
+        (*n)++;
+        /* team:a has 3 events in range (minutes 1000, 1005), team:bb 1, team:c 0. */
+        if (s->len == 1 && s->name[0] == 'a')
+                CHECK(sum->fb.n == 3, "team:a in range: %llu", (unsigned long long)sum->fb.n);
+        if (s->len == 2)
+                CHECK(sum->fb.n == 1, "team:bb in range");
+        if (s->len == 1 && s->name[0] == 'c')
+                CHECK(sum->fb.n == 0, "team:c out of range");
+        return 0;
+}
+
+int main(void) {
+        Store *st = NULL;
+        MDB_txn *txn;
+        char err[512] = "";
+        Scope a, bb, c, all;
+        BucketRecord sum, r1 = one(5), r2 = one(1);
+        int n = 0, r;
+
+        CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+        CHECK(store_open(&st, dir, 1 << 24, err, sizeof(err)) == 0, "open: %s", err);
+
+        scope_parse("team:a", &a);
+        scope_parse("team:bb", &bb);
+        scope_parse("team:c", &c);
+        scope_parse("all", &all);
+
+        /* Buckets: two writes to one minute merge; a window sums minutes. */
+        CHECK(store_begin(st, 0, &txn) == 0, "begin");
+        CHECK(buckets_add(st, txn, &a, 1000, &r1) == 0, "add");
+        CHECK(buckets_add(st, txn, &a, 1000, &r2) == 0, "add again");
+        CHECK(buckets_add(st, txn, &a, 1005, &r1) == 0, "add later");
+        CHECK(buckets_add(st, txn, &a, 2000, &r1) == 0, "add far later");
+        CHECK(buckets_add(st, txn, &bb, 1001, &r1) == 0, "add bb");
+        CHECK(buckets_add(st, txn, &c, 10, &r1) == 0, "add c old");
+        CHECK(buckets_add(st, txn, &all, 1000, &r1) == 0, "add all");
+        CHECK(store_commit(txn) == 0, "commit");
+
+        CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin ro");
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, &a, 1000, 1000, &sum) == 0 && sum.fb.n == 2, "one minute: %llu",
+              (unsigned long long)sum.fb.n);
+        CHECK_NEAR(sum.fb.score_sum, 100, 1e-9, "merged sums");
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, &a, 1000, 1999, &sum) == 0 && sum.fb.n == 3, "range excludes 2000");
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, &a, 1001, 1004, &sum) == 0 && sum.fb.n == 0, "empty range");
+        sum = (BucketRecord){0};
+        /* team:a must not pick up team:bb, whose key sorts right after it. */
+        CHECK(buckets_sum(st, txn, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "scope boundary");
+        CHECK(buckets_foreach_scope(st, txn, SCOPE_TEAM, 1000, 1500, count_scopes, &n) == 0, "foreach");
+        CHECK(n == 3, "three team scopes, got %d", n);
+        n = 0;
+        CHECK(buckets_foreach_scope(st, txn, SCOPE_AGENT, 0, 5000, count_scopes, &n) == 0 && n == 0, "no agents");
+        mdb_txn_abort(txn);
+
+        /* Dedup: new, duplicate within the horizon, new again after it. */
+        CHECK(store_begin(st, 0, &txn) == 0, "begin");
+        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1000000, 5000) == 0, "first is new");
+        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1004999, 5000) == DEDUP_E_DUPLICATE, "dup");
+        CHECK(dedup_check_and_set(st, txn, EVENT_TICKET, sl("e1"), 1000000, 5000) == 0, "other kind is new");
+        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1005001, 5000) == 0, "after horizon: new");
+        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1006000, 5000) == DEDUP_E_DUPLICATE,
+              "renewed entry holds");
+        CHECK(dedup_check_and_set(st, txn, EVENT_COMPLAINT, sl("old"), 1, 5000) == 0, "old entry");
+        CHECK(store_commit(txn) == 0, "commit");
+        {
+                uint8_t key[1 + PROTO_ID_MAX];
+                size_t len = 0;
+                r = dedup_prune(st, 1006000, 5000, 100, key, &len);
+                /* "old" and the ticket e1 (seen at 1000000) expire; feedback
+                 * e1 (renewed at 1005001) stays. */
+                CHECK(r == 2, "pruned %d", r);
+                CHECK(store_begin(st, 0, &txn) == 0, "begin");
+                CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1006001, 5000) == DEDUP_E_DUPLICATE,
+                      "kept entry still deduplicates");
+                mdb_txn_abort(txn);
+        }
+        store_free(st);
+        st = NULL;
+
+        /* Reopening keeps the data. */
+        CHECK(store_open(&st, dir, 1 << 24, err, sizeof(err)) == 0, "reopen: %s", err);
+        CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin");
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "persisted");
+        mdb_txn_abort(txn);
+
+        /* A store of another format is refused, not rewritten. */
+        {
+                MDB_val k = {6, (void *)"format"}, v;
+                uint32_t other = 99;
+                CHECK(store_begin(st, 0, &txn) == 0, "begin");
+                v = (MDB_val){sizeof(other), &other};
+                CHECK(mdb_put(txn, st->meta, &k, &v, 0) == 0, "put");
+                CHECK(store_commit(txn) == 0, "commit");
+                store_free(st);
+                st = NULL;
+                err[0] = 0;
+                r = store_open(&st, dir, 1 << 24, err, sizeof(err));
+                CHECK(r == STORE_E_FORMAT && strstr(err, "format 99"), "foreign format: %d %s", r, err);
+                store_free(st);
+                st = NULL;
+        }
+
+        /* A damaged data file is refused with a message, not a crash. */
+        {
+                char p[256];
+                int fd;
+                rm_store(dir);
+                snprintf(p, sizeof(p), "%s/data.mdb", dir);
+                fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+                CHECK(fd >= 0 && write(fd, "this is not an lmdb file, just garbage bytes......", 50) == 50, "write");
+                close(fd);
+                err[0] = 0;
+                r = store_open(&st, dir, 1 << 24, err, sizeof(err));
+                CHECK(r != 0 && *err, "garbage file refused: %d %s", r, err);
+                store_free(st);
+                st = NULL;
+        }
+
+        /* A full map is a handled condition. */
+        {
+                rm_store(dir);
+                CHECK(store_open(&st, dir, 1 << 20, err, sizeof(err)) == 0, "small open: %s", err);
+                CHECK(store_begin(st, 0, &txn) == 0, "begin");
+                r = 0;
+                for (int i = 0; i < 100000 && r == 0; i++) {
+                        char id[32];
+                        snprintf(id, sizeof(id), "event-%08d", i);
+                        r = dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl(id), 1, 1000);
+                }
+                CHECK(r == STORE_E_FULL, "map full reported: %d", r);
+                mdb_txn_abort(txn);
+                store_free(st);
+        }
+        rm_store(dir);
+        rmdir(dir);
+        CHECK_DONE();
+}
