@@ -20,7 +20,7 @@ int duration_parse(const char *s, int64_t *out_ms) {
         if (!s || *p < '0' || *p > '9')
                 return -EINVAL;
         for (; *p >= '0' && *p <= '9'; p++) {
-                if (n > (INT64_MAX - 9) / 10)
+                if (n > (INT64_MAX - (*p - '0')) / 10)
                         return -EINVAL;
                 n = n * 10 + (*p - '0');
         }
