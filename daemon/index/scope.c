@@ -66,3 +66,29 @@ int scope_of_event(const Event *ev, Scope out[4]) {
         n += scope_from_slice(&out[n], SCOPE_CHANNEL, ev->channel);
         return n;
 }
+
+ScopeSet scopeset_fill(ScopeSet *set, const Event *ev) {
+        ScopeSet added = {0};
+
+        if (!set->team.len && scope_from_slice(&set->team, SCOPE_TEAM, ev->team))
+                added.team = set->team;
+        if (!set->agent.len && scope_from_slice(&set->agent, SCOPE_AGENT, ev->agent))
+                added.agent = set->agent;
+        if (!set->channel.len && scope_from_slice(&set->channel, SCOPE_CHANNEL, ev->channel))
+                added.channel = set->channel;
+        return added;
+}
+
+int scopeset_list(const ScopeSet *set, bool with_all, Scope out[4]) {
+        int n = 0;
+
+        if (with_all)
+                out[n++] = (Scope){.kind = SCOPE_ALL};
+        if (set->team.len)
+                out[n++] = set->team;
+        if (set->agent.len)
+                out[n++] = set->agent;
+        if (set->channel.len)
+                out[n++] = set->channel;
+        return n;
+}

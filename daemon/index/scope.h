@@ -36,3 +36,17 @@ bool scope_from_slice(Scope *s, ScopeKind kind, Slice name);
 /* The scopes an event updates: `all` plus one per team/agent/channel field
  * it carries. Returns how many were written (1..4). */
 int scope_of_event(const Event *ev, Scope out[4]);
+
+/* The team/agent/channel a ticket or complaint is attributed to: each taken
+ * from the first of its events that carries it (len 0 = not known yet). */
+typedef struct {
+        Scope team, agent, channel;
+} ScopeSet;
+
+/* Fills the members still unknown from the event's fields. Returns a set
+ * holding only the members newly filled (for gauges that must now count in
+ * them too). */
+ScopeSet scopeset_fill(ScopeSet *set, const Event *ev);
+
+/* `all` (when with_all) plus the known members. Returns the count (0..4). */
+int scopeset_list(const ScopeSet *set, bool with_all, Scope out[4]);

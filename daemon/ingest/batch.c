@@ -6,11 +6,23 @@
 #include "ingest/batch.h"
 #include "util/error.h"
 
+/* Gauge deltas share the map with bucket deltas under this minute, which
+ * no event time reaches (year 10136). */
+#define GAUGE_MINUTE UINT32_MAX
+
 typedef struct {
         Scope scope;
         uint32_t minute;
         BucketRecord rec;
+        Gauges gauges;
 } Entry;
+
+typedef struct {
+        Scope scope;
+        uint32_t minute;
+        uint8_t which;
+        double value;
+} Sample;
 
 struct Batch {
         Entry *entries;
@@ -19,6 +31,10 @@ struct Batch {
         size_t n_slots;  /* power of two, > 2 * n_entries */
         Ack *acks;
         size_t n_acks, cap_acks;
+        Sample *samples;
+        size_t n_samples, cap_samples;
+        double *values;   /* one group's values at flush */
+        Sketch *scratch;  /* one sketch accumulator at flush */
 };
 
 int batch_new(Batch **out) {
@@ -28,7 +44,8 @@ int batch_new(Batch **out) {
                 return -ENOMEM;
         b->n_slots = 1024;
         b->slots = calloc(b->n_slots, sizeof(*b->slots));
-        if (!b->slots)
+        b->scratch = malloc(sizeof(Sketch));
+        if (!b->slots || !b->scratch)
                 return -ENOMEM;
         *out = TAKE_PTR(b);
         return 0;
@@ -39,6 +56,9 @@ Batch *batch_free(Batch *b) {
                 free(b->entries);
                 free(b->slots);
                 free(b->acks);
+                free(b->samples);
+                free(b->values);
+                free(b->scratch);
                 free(b);
         }
         return NULL;
@@ -96,22 +116,53 @@ static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
         e->scope = *s;
         e->minute = minute;
         memset(&e->rec, 0, sizeof(e->rec));
+        memset(&e->gauges, 0, sizeof(e->gauges));
         b->slots[j] = (uint32_t)++b->n_entries;
         return e;
+}
+
+uint32_t batch_minute(int64_t ts_ms) {
+        int64_t m = ts_ms / 60000;
+        return ts_ms < 0 ? 0 : m > (int64_t)UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)m;
+}
+
+BucketRecord *batch_bucket(Batch *b, const Scope *s, uint32_t minute) {
+        Entry *e = lookup(b, s, minute);
+        return e ? &e->rec : NULL;
+}
+
+Gauges *batch_gauges(Batch *b, const Scope *s) {
+        Entry *e = lookup(b, s, GAUGE_MINUTE);
+        return e ? &e->gauges : NULL;
+}
+
+int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, double seconds) {
+        if (b->n_samples == b->cap_samples) {
+                size_t cap = b->cap_samples ? b->cap_samples * 2 : 256;
+                Sample *n = realloc(b->samples, cap * sizeof(*n));
+                double *v = realloc(b->values, cap * sizeof(*v));
+                if (n)
+                        b->samples = n;
+                if (v)
+                        b->values = v;
+                if (!n || !v)
+                        return -ENOMEM;
+                b->cap_samples = cap;
+        }
+        b->samples[b->n_samples++] = (Sample){*s, minute, which, seconds};
+        return 0;
 }
 
 int batch_add_feedback(Batch *b, const Event *ev) {
         Scope scopes[4];
         int n = scope_of_event(ev, scopes);
-        /* Floor division: events before 1970 still land in a valid minute. */
-        int64_t m = ev->ts >= 0 ? ev->ts / 60000 : -((-ev->ts + 59999) / 60000);
-        uint32_t minute = m < 0 ? 0 : (uint32_t)m;
+        uint32_t minute = batch_minute(ev->ts);
 
         for (int i = 0; i < n; i++) {
-                Entry *e = lookup(b, &scopes[i], minute);
-                if (!e)
+                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
+                if (!r)
                         return -ENOMEM;
-                fbagg_add(&e->rec.fb, ev);
+                fbagg_add(&r->fb, ev);
         }
         return 0;
 }
@@ -137,15 +188,29 @@ int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimi
         return 0;
 }
 
+static int scope_cmp(const Scope *a, const Scope *b) {
+        if (a->kind != b->kind)
+                return a->kind - b->kind;
+        if (a->len != b->len)
+                return a->len - b->len;
+        return memcmp(a->name, b->name, a->len);
+}
+
+static int sample_cmp(const void *x, const void *y) {
+        const Sample *a = x, *b = y;
+        int c = scope_cmp(&a->scope, &b->scope);
+
+        if (c)
+                return c;
+        if (a->minute != b->minute)
+                return a->minute < b->minute ? -1 : 1;
+        return a->which - b->which;
+}
+
 static int entry_cmp(const void *x, const void *y) {
         const Entry *a = x, *b = y;
-        int c;
+        int c = scope_cmp(&a->scope, &b->scope);
 
-        if (a->scope.kind != b->scope.kind)
-                return a->scope.kind - b->scope.kind;
-        if (a->scope.len != b->scope.len)
-                return a->scope.len - b->scope.len;
-        c = memcmp(a->scope.name, b->scope.name, a->scope.len);
         if (c)
                 return c;
         return a->minute < b->minute ? -1 : a->minute > b->minute;
@@ -158,9 +223,24 @@ int batch_flush(Batch *b, Store *st, void *txn) {
          * slots are rebuilt by batch_reset, so sorting is safe here. */
         qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
         for (size_t i = 0; i < b->n_entries; i++) {
-                r = buckets_add(st, txn, &b->entries[i].scope, b->entries[i].minute, &b->entries[i].rec);
+                const Entry *e = &b->entries[i];
+                r = e->minute == GAUGE_MINUTE ? gauges_add(st, txn, &e->scope, &e->gauges)
+                                              : buckets_add(st, txn, &e->scope, e->minute, &e->rec);
                 if (r)
                         return r;
+        }
+
+        /* Samples grouped by sketch: one read-merge-write per sketch. */
+        qsort(b->samples, b->n_samples, sizeof(Sample), sample_cmp);
+        for (size_t i = 0; i < b->n_samples;) {
+                size_t j = i, n = 0;
+                while (j < b->n_samples && sample_cmp(&b->samples[i], &b->samples[j]) == 0)
+                        b->values[n++] = b->samples[j++].value;
+                r = buckets_sketch_add(st, txn, &b->samples[i].scope, b->samples[i].minute, b->samples[i].which,
+                                       b->values, n, b->scratch);
+                if (r)
+                        return r;
+                i = j;
         }
         return 0;
 }
@@ -182,4 +262,5 @@ void batch_reset(Batch *b) {
                 memset(b->slots, 0, b->n_slots * sizeof(*b->slots));
         b->n_entries = 0;
         b->n_acks = 0;
+        b->n_samples = 0;
 }

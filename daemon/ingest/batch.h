@@ -14,6 +14,7 @@
 
 #include "proto/event.h"
 #include "store/buckets.h"
+#include "store/gauges.h"
 
 typedef enum { ACK_OK = 0, ACK_DUPLICATE } AckStatus;
 
@@ -37,10 +38,25 @@ Batch *batch_free(Batch *b);
  * -ENOMEM. */
 int batch_add_feedback(Batch *b, const Event *ev);
 
+/* The coalesced delta record of (scope, minute), created zeroed on first
+ * use; NULL when out of memory. Valid until the next batch_* call. */
+BucketRecord *batch_bucket(Batch *b, const Scope *s, uint32_t minute);
+
+/* The coalesced gauge deltas of a scope; NULL when out of memory. Valid
+ * until the next batch_* call. */
+Gauges *batch_gauges(Batch *b, const Scope *s);
+
+/* Queues one duration sample (seconds) for the sketch (scope, minute,
+ * which). Returns 0 or -ENOMEM. */
+int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, double seconds);
+
+/* Minute bucket of a Unix ms time (0 for times before 1970). */
+uint32_t batch_minute(int64_t ts_ms);
+
 /* Queues an ack for after the commit. Returns 0 or -ENOMEM. */
 int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimiter, AckStatus status, Slice id);
 
-/* Writes every coalesced bucket inside txn. Returns 0 or a store error. */
+/* Writes every coalesced bucket, gauge and sketch sample inside txn. Returns 0 or a store error. */
 int batch_flush(Batch *b, Store *st, void *txn);
 
 size_t batch_n_acks(const Batch *b);

@@ -1,5 +1,6 @@
 /* daemon/store/buckets.c: reading, merging and writing bucket records. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/buckets.h"
@@ -47,6 +48,12 @@ static int record_read(const MDB_val *v, BucketRecord *out) {
         return 0;
 }
 
+void bucket_record_merge(BucketRecord *into, const BucketRecord *from) {
+        fbagg_merge(&into->fb, &from->fb);
+        tkagg_merge(&into->tk, &from->tk);
+        cpagg_merge(&into->cp, &from->cp);
+}
+
 int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const BucketRecord *delta) {
         uint8_t kbuf[BUCKET_KEY_MAX];
         MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v;
@@ -63,7 +70,7 @@ int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const 
         } else if (rc != MDB_NOTFOUND) {
                 return store_err(rc);
         }
-        fbagg_merge(&rec.fb, &delta->fb);
+        bucket_record_merge(&rec, delta);
 
         /* Reserve and write in place: one copy instead of two. */
         v.mv_size = HEADER + sizeof(rec);
@@ -94,7 +101,7 @@ static int sum_scope(MDB_cursor *c, const Scope *s, uint32_t from, uint32_t to, 
                     memcmp(ks.name, s->name, s->len) != 0 || minute > to)
                         break;
                 if (record_read(v, &rec) == 0)
-                        fbagg_merge(&sum->fb, &rec.fb);
+                        bucket_record_merge(sum, &rec);
                 *crc = mdb_cursor_get(c, k, v, MDB_NEXT);
         }
         return 0;
@@ -151,4 +158,67 @@ int buckets_foreach_scope(Store *st, MDB_txn *txn, ScopeKind kind, uint32_t from
         if (r)
                 return r;
         return crc == 0 || crc == MDB_NOTFOUND ? 0 : store_err(crc);
+}
+
+static size_t sketch_key(const Scope *s, uint32_t minute, uint8_t which, uint8_t *buf) {
+        size_t n = buckets_key(s, minute, buf);
+        buf[n++] = which;
+        return n;
+}
+
+int buckets_sketch_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, uint8_t which, const double *values,
+                       size_t n, Sketch *scratch) {
+        uint8_t kbuf[BUCKET_KEY_MAX + 1];
+        MDB_val k = {sketch_key(s, minute, which, kbuf), kbuf}, v;
+        uint8_t *enc;
+        size_t len;
+        int rc;
+
+        sketch_init(scratch);
+        rc = mdb_get(txn, st->sketches, &k, &v);
+        if (rc == 0) {
+                if (sketch_decode_merge(scratch, v.mv_data, v.mv_size) != 0)
+                        return STORE_E_FORMAT;
+        } else if (rc != MDB_NOTFOUND) {
+                return store_err(rc);
+        }
+        for (size_t i = 0; i < n; i++)
+                sketch_add(scratch, values[i]);
+        enc = malloc(sketch_encoded_max());
+        if (!enc)
+                return -ENOMEM;
+        len = sketch_encode(scratch, enc, sketch_encoded_max());
+        v = (MDB_val){len, enc};
+        rc = mdb_put(txn, st->sketches, &k, &v, 0);
+        free(enc);
+        return store_err(rc);
+}
+
+int buckets_sketch_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, uint8_t which, Sketch *acc) {
+        uint8_t kbuf[BUCKET_KEY_MAX + 1];
+        MDB_cursor *c;
+        MDB_val k, v;
+        size_t prefix = (size_t)s->len + 2;
+        int rc;
+
+        rc = mdb_cursor_open(txn, st->sketches, &c);
+        if (rc)
+                return store_err(rc);
+        k = (MDB_val){sketch_key(s, from, 0, kbuf), kbuf};
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        while (rc == 0) {
+                const uint8_t *p = k.mv_data;
+                uint32_t minute;
+                if (k.mv_size != prefix + 5 || memcmp(p, kbuf, prefix) != 0)
+                        break;
+                minute = (uint32_t)p[prefix] << 24 | (uint32_t)p[prefix + 1] << 16 | (uint32_t)p[prefix + 2] << 8 |
+                         p[prefix + 3];
+                if (minute > to)
+                        break;
+                if (p[prefix + 4] == which)
+                        (void)sketch_decode_merge(acc, v.mv_data, v.mv_size);
+                rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+        return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }

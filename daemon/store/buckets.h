@@ -8,13 +8,20 @@
  *        an older version, reading missing trailing fields as zero, and
  *        refuses a newer one.
  * `minute` is the event time in whole minutes since the Unix epoch.
+ *
+ * Sketches (database `sketches`): key = bucket key + which(u8, SKETCH_FRT
+ * or SKETCH_RESOLUTION); value = the sparse encoding of index/sketch.h,
+ * which carries its own version byte. Merged by bin counts like records.
  */
 #pragma once
 
 #include <lmdb.h>
 #include <stdint.h>
 
+#include "index/cpagg.h"
 #include "index/fbagg.h"
+#include "index/sketch.h"
+#include "index/tkagg.h"
 #include "index/scope.h"
 #include "store/store.h"
 
@@ -22,7 +29,13 @@
 
 typedef struct {
         FbAgg fb;
+        TkAgg tk;
+        CpAgg cp;
 } BucketRecord;
+
+void bucket_record_merge(BucketRecord *into, const BucketRecord *from);
+
+enum { SKETCH_FRT = 0, SKETCH_RESOLUTION = 1, _SKETCH_WHICH_MAX };
 
 #define BUCKET_KEY_MAX (2 + PROTO_NAME_MAX + 4)
 
@@ -36,6 +49,16 @@ int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const 
 /* Merges the buckets of scope s with from <= minute <= to into *sum (which
  * the caller zeroes). Returns 0 or an error. */
 int buckets_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum);
+
+/* Adds n samples (seconds) to the stored sketch (scope, minute, which)
+ * inside txn; scratch is a caller-provided accumulator (a Sketch is large).
+ * Returns 0 or an error. */
+int buckets_sketch_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, uint8_t which, const double *values,
+                       size_t n, Sketch *scratch);
+
+/* Merges the stored sketches (scope, from <= minute <= to, which) into acc.
+ * Returns 0 or an error; unreadable sketches are skipped. */
+int buckets_sketch_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, uint8_t which, Sketch *acc);
 
 /* Calls cb once per scope of the given kind that has any bucket, with the
  * merge of its buckets in [from, to] (possibly empty). Returns 0, the first

@@ -49,10 +49,20 @@ static int check_format(Store *s, char *err, size_t errlen) {
         rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc)
                 return store_err(rc);
-        if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
-            (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &s->dedup)) ||
-            (rc = mdb_dbi_open(txn, "buckets", MDB_CREATE, &s->buckets)))
-                goto fail;
+        {
+                const struct {
+                        const char *name;
+                        MDB_dbi *dbi;
+                } dbs[] = {
+                        {"meta", &s->meta},           {"dedup", &s->dedup},       {"buckets", &s->buckets},
+                        {"hbuckets", &s->hbuckets},   {"sketches", &s->sketches}, {"gauges", &s->gauges},
+                        {"tickets", &s->tickets},     {"deadlines", &s->deadlines}, {"complaints", &s->complaints},
+                        {"unhandled", &s->unhandled}, {"customers", &s->customers},
+                };
+                for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+                        if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)))
+                                goto fail;
+        }
 
         rc = mdb_get(txn, s->meta, &k, &v);
         if (rc == MDB_NOTFOUND) {

@@ -4,9 +4,17 @@
  * is written down here and in the headers of the modules that own each
  * database, and every stored value starts with a version byte.
  *
- *   meta     "format" -> uint32 STORE_FORMAT (host byte order)
- *   dedup    kind(u8) id(bytes)  -> see store/dedup.h
- *   buckets  scope key + minute  -> see store/buckets.h
+ *   meta       "format" -> uint32 STORE_FORMAT (host byte order)
+ *   dedup      kind(u8) id(bytes)          -> see store/dedup.h
+ *   buckets    scope key + minute          -> see store/buckets.h
+ *   hbuckets   scope key + hour            -> see store/buckets.h
+ *   sketches   scope key + minute + which  -> see store/buckets.h
+ *   gauges     scope key                   -> see store/gauges.h
+ *   tickets    ticket id                   -> see ingest/tickets.h
+ *   deadlines  deadline(u64 BE) + ticket id -> see ingest/tickets.h
+ *   complaints complaint id                -> see ingest/complaints.h
+ *   unhandled  deadline(u64 BE) + complaint id -> see ingest/complaints.h
+ *   customers  customer id                 -> see ingest/complaints.h
  *
  * Compatibility rules: a raterd opens a store whose format is equal to its
  * own, and initialises an empty one. A store of another format is refused
@@ -31,7 +39,8 @@ enum {
 
 typedef struct {
         MDB_env *env;
-        MDB_dbi meta, dedup, buckets;
+        MDB_dbi meta, dedup, buckets, hbuckets, sketches, gauges;
+        MDB_dbi tickets, deadlines, complaints, unhandled, customers;
         char *path;
 } Store;
 

@@ -1,0 +1,313 @@
+/* daemon/ingest/tickets.c: ticket state machine, SLA deadlines, gauges. */
+#include <errno.h>
+#include <string.h>
+
+#include "ingest/tickets.h"
+
+#define DEADLINE_KEY_MAX (8 + PROTO_ID_MAX)
+
+static size_t deadline_key(int64_t deadline, const char *id, size_t len, uint8_t *buf) {
+        uint64_t d = deadline < 0 ? 0 : (uint64_t)deadline;
+
+        for (int i = 0; i < 8; i++)
+                buf[i] = (uint8_t)(d >> (56 - 8 * i));
+        memcpy(buf + 8, id, len);
+        return 8 + len;
+}
+
+int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState *out) {
+        MDB_val k = {len, (void *)id}, v;
+        int rc = mdb_get(txn, st->tickets, &k, &v);
+
+        if (rc)
+                return store_err(rc);
+        if (v.mv_size != sizeof(TicketState) || ((uint8_t *)v.mv_data)[0] != TICKET_STATE_V1)
+                return STORE_E_FORMAT;
+        memcpy(out, v.mv_data, sizeof(*out));
+        return 0;
+}
+
+static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const TicketState *t) {
+        MDB_val k = {len, (void *)id}, v = {sizeof(*t), (void *)t};
+        return store_err(mdb_put(txn, st->tickets, &k, &v, 0));
+}
+
+/* Adds a bucket delta to every scope of the ticket. */
+typedef void (*TkFn)(TkAgg *a, double arg);
+
+static int each_bucket(Batch *b, const TicketState *t, int64_t ts, TkFn fn, double arg) {
+        Scope scopes[4];
+        int n = scopeset_list(&t->scopes, true, scopes);
+        uint32_t minute = batch_minute(ts);
+
+        for (int i = 0; i < n; i++) {
+                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
+                if (!r)
+                        return -ENOMEM;
+                fn(&r->tk, arg);
+        }
+        return 0;
+}
+
+static int each_gauge(Batch *b, const ScopeSet *set, int64_t backlog, int64_t overdue) {
+        Scope scopes[4];
+        int n = scopeset_list(set, true, scopes);
+
+        for (int i = 0; i < n; i++) {
+                Gauges *g = batch_gauges(b, &scopes[i]);
+                if (!g)
+                        return -ENOMEM;
+                g->backlog += backlog;
+                g->overdue += overdue;
+        }
+        return 0;
+}
+
+static void add_opened(TkAgg *a, double x) {
+        a->opened++;
+}
+static void add_resolved(TkAgg *a, double x) {
+        a->resolved++;
+}
+static void add_reopened(TkAgg *a, double x) {
+        a->reopened++;
+}
+static void add_frt(TkAgg *a, double s) {
+        a->frt_n++;
+        a->frt_sum += s;
+}
+static void add_res(TkAgg *a, double s) {
+        a->res_n++;
+        a->res_sum += s;
+}
+static void add_sla_met(TkAgg *a, double x) {
+        a->sla_due++;
+        a->sla_met++;
+}
+static void add_sla_breach(TkAgg *a, double x) {
+        a->sla_due++;
+        a->sla_breaches++;
+}
+static void add_fcr_ok(TkAgg *a, double x) {
+        a->fcr_n++;
+        a->fcr_ok++;
+}
+static void add_fcr_miss(TkAgg *a, double x) {
+        a->fcr_n++;
+}
+
+/* Records a duration (first response or resolution) in sums and sketch. */
+static int measure(Batch *b, const TicketState *t, int64_t at, int64_t start, uint8_t which) {
+        Scope scopes[4];
+        int n = scopeset_list(&t->scopes, true, scopes), r;
+        double s = at > start ? (double)(at - start) / 1000.0 : 0;
+
+        if ((r = each_bucket(b, t, at, which == SKETCH_FRT ? add_frt : add_res, s)))
+                return r;
+        for (int i = 0; i < n; i++)
+                if ((r = batch_add_sample(b, &scopes[i], batch_minute(at), which, s)))
+                        return r;
+        return 0;
+}
+
+/* Once opened and responded are both known: first response time and the
+ * SLA outcome (met at the response, or breached at the deadline). */
+static int settle_response(Store *st, MDB_txn *txn, Batch *b, TicketState *t, const char *id, size_t len) {
+        uint8_t key[DEADLINE_KEY_MAX];
+        MDB_val k;
+        int r, rc;
+
+        if (!(t->flags & TK_F_OPENED) || !(t->flags & TK_F_RESPONDED))
+                return 0;
+        if (!(t->flags & TK_F_FRT_DONE)) {
+                if ((r = measure(b, t, t->first_response_ts, t->opened_ts, SKETCH_FRT)))
+                        return r;
+                t->flags |= TK_F_FRT_DONE;
+        }
+        if (!(t->flags & TK_F_SLA_DONE)) {
+                bool met = t->first_response_ts <= t->deadline_ts;
+                r = each_bucket(b, t, met ? t->first_response_ts : t->deadline_ts, met ? add_sla_met : add_sla_breach,
+                                0);
+                if (r)
+                        return r;
+                t->flags |= TK_F_SLA_DONE;
+                k = (MDB_val){deadline_key(t->deadline_ts, id, len, key), key};
+                rc = mdb_del(txn, st->deadlines, &k, NULL);
+                if (rc && rc != MDB_NOTFOUND)
+                        return store_err(rc);
+        }
+        if (t->flags & TK_F_OVERDUE) {
+                if ((r = each_gauge(b, &t->scopes, 0, -1)))
+                        return r;
+                t->flags &= (uint8_t)~TK_F_OVERDUE;
+        }
+        return 0;
+}
+
+static int settle_resolution(Batch *b, TicketState *t) {
+        int r;
+
+        if (!(t->flags & TK_F_OPENED) || !(t->flags & TK_F_RESOLVED) || (t->flags & TK_F_RES_DONE))
+                return 0;
+        if ((r = measure(b, t, t->first_resolved_ts, t->opened_ts, SKETCH_RESOLUTION)))
+                return r;
+        t->flags |= TK_F_RES_DONE;
+        return 0;
+}
+
+/* Open/closed follows the event with the latest ts; an older event does not
+ * reopen or close what a newer one decided. */
+static int set_open(Batch *b, TicketState *t, bool open, int64_t ts) {
+        int r;
+
+        if (ts < t->state_ts)
+                return 0;
+        t->state_ts = ts;
+        if (!(t->flags & TK_F_OPENED) || open == !!(t->flags & TK_F_OPEN))
+                return 0;
+        if (open) {
+                t->flags |= TK_F_OPEN;
+                return each_gauge(b, &t->scopes, 1, 0);
+        }
+        t->flags &= (uint8_t)~TK_F_OPEN;
+        r = each_gauge(b, &t->scopes, -1, (t->flags & TK_F_OVERDUE) ? -1 : 0);
+        t->flags &= (uint8_t)~TK_F_OVERDUE;
+        return r;
+}
+
+int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Event *ev) {
+        const char *id = ev->ticket.ptr;
+        size_t len = ev->ticket.len;
+        uint8_t key[DEADLINE_KEY_MAX];
+        TicketState t;
+        ScopeSet added;
+        MDB_val k, v;
+        int r, rc;
+
+        r = tickets_get(st, txn, id, len, &t);
+        if (r == STORE_E_NOTFOUND || r == STORE_E_FORMAT)
+                t = (TicketState){.version = TICKET_STATE_V1, .priority = PRIORITY_NORMAL};
+        else if (r)
+                return r;
+
+        /* A scope learnt now starts counting an open ticket from now on. */
+        added = scopeset_fill(&t.scopes, ev);
+        if (t.flags & TK_F_OPEN) {
+                Scope s[4];
+                int n = scopeset_list(&added, false, s);
+                for (int i = 0; i < n; i++) {
+                        Gauges *g = batch_gauges(b, &s[i]);
+                        if (!g)
+                                return -ENOMEM;
+                        g->backlog++;
+                        g->overdue += (t.flags & TK_F_OVERDUE) ? 1 : 0;
+                }
+        }
+        if (ev->ts > t.last_ts)
+                t.last_ts = ev->ts;
+
+        switch (ev->ticket_status) {
+        case TICKET_OPENED:
+                if ((r = each_bucket(b, &t, ev->ts, add_opened, 0)))
+                        return r;
+                if (t.flags & TK_F_OPENED)
+                        break; /* a second `opened` (new event id) counts, changes nothing else */
+                t.flags |= TK_F_OPENED;
+                t.opened_ts = ev->ts;
+                t.priority = (uint8_t)ev->priority;
+                t.deadline_ts = ev->ts + c->first_response_ms[ev->priority];
+                if ((r = set_open(b, &t, true, ev->ts)))
+                        return r;
+                if (!(t.flags & TK_F_RESPONDED)) {
+                        k = (MDB_val){deadline_key(t.deadline_ts, id, len, key), key};
+                        v = (MDB_val){0, NULL};
+                        if ((rc = mdb_put(txn, st->deadlines, &k, &v, 0)))
+                                return store_err(rc);
+                }
+                if ((r = settle_response(st, txn, b, &t, id, len)) || (r = settle_resolution(b, &t)))
+                        return r;
+                break;
+        case TICKET_RESPONDED:
+                if (!(t.flags & TK_F_RESPONDED) || (ev->ts < t.first_response_ts && !(t.flags & TK_F_FRT_DONE))) {
+                        t.first_response_ts = ev->ts;
+                        t.flags |= TK_F_RESPONDED;
+                }
+                if (!(t.flags & TK_F_RESOLVED) || ev->ts < t.first_resolved_ts)
+                        t.responses++;
+                if ((r = settle_response(st, txn, b, &t, id, len)))
+                        return r;
+                break;
+        case TICKET_RESOLVED:
+                /* FCR: at most one reply before this resolution and never
+                 * reopened before it. */
+                if ((r = each_bucket(b, &t, ev->ts, add_resolved, 0)) ||
+                    (r = each_bucket(b, &t, ev->ts, t.responses <= 1 && t.reopens == 0 ? add_fcr_ok : add_fcr_miss, 0)))
+                        return r;
+                if (!(t.flags & TK_F_RESOLVED) || (ev->ts < t.first_resolved_ts && !(t.flags & TK_F_RES_DONE))) {
+                        t.first_resolved_ts = ev->ts;
+                        t.flags |= TK_F_RESOLVED;
+                }
+                if ((r = set_open(b, &t, false, ev->ts)) || (r = settle_resolution(b, &t)))
+                        return r;
+                break;
+        case TICKET_REOPENED:
+                t.reopens++;
+                if ((r = each_bucket(b, &t, ev->ts, add_reopened, 0)) || (r = set_open(b, &t, true, ev->ts)))
+                        return r;
+                break;
+        }
+        return put_state(st, txn, id, len, &t);
+}
+
+int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max) {
+        MDB_cursor *cur;
+        MDB_val k, v;
+        unsigned done = 0;
+        int rc, r = 0;
+
+        rc = mdb_cursor_open(txn, st->deadlines, &cur);
+        if (rc)
+                return store_err(rc);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (rc == 0 && done < max) {
+                const uint8_t *p = k.mv_data;
+                uint64_t deadline = 0;
+                TicketState t;
+
+                if (k.mv_size <= 8)
+                        goto drop;
+                for (int i = 0; i < 8; i++)
+                        deadline = deadline << 8 | p[i];
+                if ((int64_t)deadline > now_ms)
+                        break;
+                r = tickets_get(st, txn, (const char *)p + 8, k.mv_size - 8, &t);
+                if (r == 0 && (t.flags & TK_F_OPENED) && !(t.flags & TK_F_SLA_DONE) &&
+                    !(t.flags & TK_F_RESPONDED)) {
+                        /* Counted when the deadline passes, no event needed. */
+                        if ((r = each_bucket(b, &t, t.deadline_ts, add_sla_breach, 0)))
+                                break;
+                        t.flags |= TK_F_SLA_DONE;
+                        if (t.flags & TK_F_OPEN) {
+                                if ((r = each_gauge(b, &t.scopes, 0, 1)))
+                                        break;
+                                t.flags |= TK_F_OVERDUE;
+                        }
+                        if ((r = put_state(st, txn, (const char *)p + 8, k.mv_size - 8, &t)))
+                                break;
+                } else if (r && r != STORE_E_NOTFOUND && r != STORE_E_FORMAT) {
+                        break;
+                }
+                r = 0;
+        drop:
+                if ((rc = mdb_cursor_del(cur, 0))) {
+                        r = store_err(rc);
+                        break;
+                }
+                done++;
+                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (r)
+                return r;
+        return rc == 0 || rc == MDB_NOTFOUND ? (int)done : store_err(rc);
+}

@@ -1,0 +1,65 @@
+/* daemon/ingest/tickets.h: the lifecycle of tickets, in LMDB, and the
+ * responsiveness deltas it produces (first response, resolution, SLA,
+ * FCR, backlog and overdue gauges).
+ *
+ * Database `tickets`. Key: ticket id (1-128 bytes). Value: TicketState
+ * (host order), whose first byte is its version (TICKET_STATE_V1).
+ * Database `deadlines`. Key: first-response deadline (u64 Unix ms, big
+ * endian, so a cursor walks deadlines in time order) + ticket id; empty
+ * value. An entry exists while a known ticket's SLA is still undecided.
+ *
+ * Events for one ticket may arrive in any order: each fact is kept until
+ * the facts it pairs with are known (a `responded` before its `opened` is
+ * measured when the `opened` arrives). Lifecycle (open/closed for the
+ * backlog) follows the event with the latest `ts`. A first response or
+ * resolution already measured is not re-measured when an earlier one
+ * arrives late.
+ */
+#pragma once
+
+#include <lmdb.h>
+
+#include "config/config.h"
+#include "ingest/batch.h"
+#include "proto/event.h"
+#include "store/store.h"
+
+#define TICKET_STATE_V1 1
+
+enum {
+        TK_F_OPENED = 1 << 0,     /* the `opened` event was seen */
+        TK_F_RESPONDED = 1 << 1,  /* a `responded` event was seen */
+        TK_F_RESOLVED = 1 << 2,   /* a `resolved` event was seen */
+        TK_F_OPEN = 1 << 3,       /* counted in the backlog gauge now */
+        TK_F_OVERDUE = 1 << 4,    /* counted in the overdue gauge now */
+        TK_F_SLA_DONE = 1 << 5,   /* SLA outcome counted */
+        TK_F_FRT_DONE = 1 << 6,   /* first response time measured */
+        TK_F_RES_DONE = 1 << 7,   /* resolution time measured */
+};
+
+typedef struct {
+        uint8_t version;
+        uint8_t flags;
+        uint8_t priority;
+        uint8_t reserved;
+        uint32_t responses; /* `responded` events before the first resolution */
+        uint32_t reopens;
+        uint32_t reserved2;
+        int64_t opened_ts, first_response_ts, first_resolved_ts, deadline_ts;
+        int64_t state_ts;   /* ts of the event that set the open/closed state */
+        int64_t last_ts;    /* latest event ts, for pruning */
+        ScopeSet scopes;
+} TicketState;
+
+/* Applies one new (not duplicate) ticket event inside txn, adding its
+ * deltas to b. Returns 0 or an error. */
+int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Event *ev);
+
+/* Counts the SLA breach of every ticket whose deadline is <= now_ms and that
+ * is still unanswered, at most max of them. Returns how many deadlines were
+ * processed, or an error. */
+int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max);
+
+/* Reads a ticket's state (for tests and tools). Returns 0,
+ * STORE_E_NOTFOUND or an error. */
+int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState *out);
