@@ -211,7 +211,7 @@ static int parse_get(int argc, char **argv, Options *o, json_object *req) {
                 if (c == 's')
                         scope = optarg;
                 else if (c == 'w' && window)
-                        return usage_error("%s", "get takes one --window");
+                        return usage_error("%s", "give several windows as one comma-separated --window (5m,1h,24h)");
                 else if (c == 'w')
                         window = optarg;
                 else if ((r = common_option(c, o)) <= 0)
@@ -219,8 +219,27 @@ static int parse_get(int argc, char **argv, Options *o, json_object *req) {
         }
         if (!scope)
                 return usage_error("%s", "get needs --scope (all, team:NAME, agent:NAME or channel:NAME)");
-        if ((r = add_str(req, "scope", scope)) < 0 || (r = add_window(req, "window", window ? window : "1h")) < 0)
+        if ((r = add_str(req, "scope", scope)) < 0)
                 return r;
+        if (window && strchr(window, ',')) {
+                /* Several windows: one request each (see get_windows). */
+                _cleanup_(freep) char *copy = strdup(window);
+                json_object *windows = json_object_new_array();
+                char *save = NULL;
+                if (!copy || !windows || json_object_object_add(req, "windows", windows) < 0) {
+                        json_object_put(windows);
+                        return -ENOMEM;
+                }
+                for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                        int64_t ms;
+                        if (duration_parse(w, &ms) < 0 || ms <= 0)
+                                return usage_error("invalid window '%s' (expected e.g. 5m, 1h, 24h, 7d)", w);
+                        if (json_object_array_add(windows, json_object_new_string(w)) < 0)
+                                return -ENOMEM;
+                }
+        } else if ((r = add_window(req, "window", window ? window : "1h")) < 0) {
+                return r;
+        }
         if (optind == argc)
                 return 0; /* no names: every index */
 
@@ -390,7 +409,7 @@ static const char *member_str(json_object *obj, const char *key) {
 static bool is_count(const char *index) {
         static const char *const counts[] = {
                 "tickets_opened", "tickets_resolved", "tickets_reopened", "sla_breaches", "backlog", "overdue",
-                "complaints_opened", "complaints_resolved", "complaints_open", "complaint_points",
+                "complaints_opened", "complaints_resolved", "complaints_open",
         };
         size_t n = index ? strlen(index) : 0;
 
@@ -660,6 +679,56 @@ static int call(const Options *o, json_object *req, json_object **answer) {
         return EXIT_OK;
 }
 
+/* `get` over several windows: one request per window; prints a JSON array
+ * of the answers, or one table with a column per window. */
+static int get_windows(const Options *o, json_object *req, json_object *list) {
+        /* Our own reference: deleting the key from req drops req's. */
+        _cleanup_(json_object_putp) json_object *windows = json_object_get(list);
+        size_t n = json_object_array_length(windows);
+        _cleanup_(json_object_putp) json_object *all = json_object_new_array();
+        char buf[64];
+        int width = 0, r;
+
+        if (!all)
+                return EXIT_DAEMON;
+        json_object_object_del(req, "windows");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(json_object_putp) json_object *answer = NULL;
+                json_object *ok;
+                json_object_object_add(req, "window", json_object_get(json_object_array_get_idx(windows, i)));
+                if ((r = call(o, req, &answer)) != EXIT_OK)
+                        return r;
+                if (!json_object_object_get_ex(answer, "ok", &ok) || !json_object_get_boolean(ok)) {
+                        fprintf(stderr, "raterctl: %s\n", member_str(answer, "error"));
+                        return EXIT_DAEMON;
+                }
+                json_object_array_add(all, json_object_get(member(answer, "result")));
+        }
+        if (o->json) {
+                print_json(all, JSON_C_TO_STRING_PLAIN);
+                return EXIT_OK;
+        }
+        printf("scope %s\n", member_str(json_object_array_get_idx(all, 0), "scope"));
+        json_object_object_foreach(member(json_object_array_get_idx(all, 0), "indices"), k1, v1) {
+                (void)v1;
+                if ((int)strlen(k1) > width)
+                        width = (int)strlen(k1);
+        }
+        printf("%-*s", width, "index");
+        for (size_t i = 0; i < n; i++)
+                printf("  %12s", member_str(json_object_array_get_idx(all, i), "window"));
+        putchar('\n');
+        json_object_object_foreach(member(json_object_array_get_idx(all, 0), "indices"), key, val) {
+                (void)val;
+                printf("%-*s", width, key);
+                for (size_t i = 0; i < n; i++)
+                        printf("  %12s", format_value(key, member(member(json_object_array_get_idx(all, i), "indices"), key),
+                                                     buf, sizeof(buf)));
+                putchar('\n');
+        }
+        return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
         static const struct option opts[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
         _cleanup_(json_object_putp) json_object *req = NULL, *answer = NULL;
@@ -706,6 +775,12 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_USAGE;
 
+        if (json_object_object_get_ex(req, "windows", &result)) {
+                r = get_windows(&o, req, result);
+                if (r == EXIT_OK && (fflush(stdout) != 0 || ferror(stdout)))
+                        r = EXIT_DAEMON;
+                return r;
+        }
         r = call(&o, req, &answer);
         if (r != EXIT_OK)
                 return r;

@@ -17,6 +17,7 @@
 
 #include "control/control.h"
 #include "ingest/ingest.h"
+#include "ingest/retention.h"
 #include "server.h"
 #include "store/dedup.h"
 #include "store/store.h"
@@ -24,8 +25,12 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define HOUSEKEEPING_MS 1000
+/* The tick sweeps deadlines (SLA breaches must be counted and alerted
+ * within a second of passing); slower chores run every SLOW_TICKS ticks. */
+#define TICK_MS 250
+#define SLOW_TICKS 4
 #define DEDUP_PRUNE_SCAN 5000
+#define RETENTION_SCAN 5000
 
 struct Server {
         const Config *config;
@@ -36,6 +41,8 @@ struct Server {
         Stats stats;
         int sigfd, timerfd;
         uint64_t watchdog_usec;
+        uint64_t ticks;
+        Retention retention;
         uint8_t prune_key[1 + PROTO_ID_MAX];
         size_t prune_len;
 };
@@ -60,7 +67,7 @@ int server_new(Server **out, const Config *c, char *err, size_t errlen) {
         _cleanup_(server_freep) Server *s = calloc(1, sizeof(*s));
         struct itimerspec its = {0};
         sigset_t mask;
-        int64_t period_ms = HOUSEKEEPING_MS;
+        int64_t period_ms = TICK_MS;
         int r;
 
         if (!s)
@@ -104,6 +111,11 @@ int server_new(Server **out, const Config *c, char *err, size_t errlen) {
         return 0;
 }
 
+static void commit(Server *s) {
+        /* Errors are logged and counted by ingest; the loop goes on. */
+        (void)ingest_commit(s->ingest);
+}
+
 static void housekeeping(Server *s) {
         uint64_t ticks;
         int r;
@@ -112,10 +124,20 @@ static void housekeeping(Server *s) {
                 return;
         if (s->watchdog_usec)
                 sd_notify(0, "WATCHDOG=1");
+        /* Deadlines pass without events: count them now, commit with the
+         * open batch (or alone). */
+        (void)ingest_sweep(s->ingest, now_ms());
+        commit(s);
+        if (s->ticks++ % SLOW_TICKS)
+                return;
         r = dedup_prune(s->store, now_ms(), s->config->dedup_horizon_ms, DEDUP_PRUNE_SCAN, s->prune_key,
                         &s->prune_len);
         if (r < 0 || r == STORE_E_FULL)
                 log_warning("pruning expired dedup entries failed: %s", r < 0 ? strerror(-r) : "storage full");
+        r = retention_step(&s->retention, s->store, s->config, now_ms(), RETENTION_SCAN);
+        if (r)
+                log_warning("deleting data past its retention failed: %s", r < 0 ? strerror(-r) : "storage error");
+        s->stats.pruned = s->retention.deleted;
 }
 
 /* Returns true when the loop must stop. */
@@ -130,11 +152,6 @@ static bool handle_signals(Server *s) {
                         log_info("SIGHUP: configuration reload has nothing to reload in this version");
         }
         return stop;
-}
-
-static void commit(Server *s) {
-        /* Errors are logged and counted by ingest; the loop goes on. */
-        (void)ingest_commit(s->ingest);
 }
 
 int server_run(Server *s) {

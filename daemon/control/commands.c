@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "control/commands.h"
-#include "index/fbagg.h"
+#include "index/compute.h"
 #include "index/indices.h"
 #include "index/scope.h"
 #include "proto/duration.h"
 #include "store/buckets.h"
 #include "util/clock.h"
+#include "util/error.h"
 
 #define CMD_E_BAD_REQUEST 1
 
@@ -47,39 +48,34 @@ static json_object *scope_json(const Scope *s) {
         return json_object_new_string_len(buf, (int)n);
 }
 
-typedef struct {
-        int64_t window_ms;
-        uint32_t from, to;
-        int64_t now;
-} Window;
-
-static int parse_window(const CommandContext *ctx, json_object *req, Window *w, char *err, size_t errlen) {
+static int parse_window(const CommandContext *ctx, json_object *req, WindowSpan *w, char *err, size_t errlen) {
         const char *s = get_string(req, "window");
-        int64_t k;
+        int64_t ms;
 
         if (!s)
                 s = "1h";
-        if (duration_parse(s, &w->window_ms) < 0 || w->window_ms <= 0)
+        if (duration_parse(s, &ms) < 0 || ms <= 0)
                 return bad(err, errlen, "invalid window '%s' (expected e.g. 5m, 1h, 24h, 7d)", s);
-        if (w->window_ms > ctx->config->retention_ms)
+        if (ms > ctx->config->retention_ms)
                 return bad(err, errlen, "window '%s' is longer than the retention", s);
-        w->now = now_ms();
-        k = (w->window_ms + 59999) / 60000;
-        w->to = (uint32_t)(w->now / 60000);
-        w->from = w->to - (uint32_t)k + 1;
+        window_span(ms, now_ms(), w);
         return 0;
 }
 
-static json_object *window_name(const Window *w) {
+static json_object *window_name(const WindowSpan *w) {
         char buf[32];
 
         return json_object_new_string(duration_format(w->window_ms, buf, sizeof(buf)));
 }
 
+/* Counts print as integers, `grade` as its word, everything else as a
+ * number; null when the index has no samples. */
 static json_object *value_json(IndexId id, bool has, double value) {
         if (!has)
                 return NULL; /* json null */
-        if (id == IDX_FEEDBACK_COUNT)
+        if (id == IDX_GRADE)
+                return json_object_new_string(index_grade(value));
+        if (index_info(id)->count)
                 return json_object_new_int64((int64_t)value);
         return json_object_new_double(value);
 }
@@ -89,19 +85,18 @@ static int index_parse(const char *name, char *err, size_t errlen) {
 
         if (id < 0)
                 return -bad(err, errlen, "unknown index '%s'", name);
-        if (!index_info((IndexId)id)->available)
-                return -bad(err, errlen, "index '%s' is not computed by this raterd version yet", name);
         return id;
 }
 
 static int cmd_get(const CommandContext *ctx, json_object *req, json_object **result, char *err, size_t errlen) {
         json_object *list, *out, *indices;
-        BucketRecord sum = {0};
         const char *s = get_string(req, "scope");
         int ids[_IDX_MAX], n = 0, r;
+        unsigned need = 0;
         Scope scope;
-        Window w;
+        WindowSpan w;
         MDB_txn *txn;
+        _cleanup_(freep) ScopeWindow *sw = NULL;
 
         if (!s)
                 return bad(err, errlen, "%s", "missing scope");
@@ -122,13 +117,17 @@ static int cmd_get(const CommandContext *ctx, json_object *req, json_object **re
                 }
         } else {
                 for (int i = 0; i < _IDX_MAX; i++)
-                        if (index_info((IndexId)i)->available)
-                                ids[n++] = i;
+                        ids[n++] = i;
         }
+        for (int i = 0; i < n; i++)
+                need |= compute_needs((IndexId)ids[i]);
 
+        sw = malloc(sizeof(*sw));
+        if (!sw)
+                return -ENOMEM;
         if ((r = store_begin(ctx->store, MDB_RDONLY, &txn)))
                 return r;
-        r = buckets_sum(ctx->store, txn, &scope, w.from, w.to, &sum);
+        r = compute_load(ctx->store, txn, &scope, &w, need, sw);
         mdb_txn_abort(txn);
         if (r)
                 return r;
@@ -137,12 +136,12 @@ static int cmd_get(const CommandContext *ctx, json_object *req, json_object **re
         indices = json_object_new_object();
         json_object_object_add(out, "scope", json_object_new_string(s));
         json_object_object_add(out, "window", window_name(&w));
-        json_object_object_add(out, "from", json_object_new_int64((int64_t)w.from * 60000));
-        json_object_object_add(out, "to", json_object_new_int64(w.now));
+        json_object_object_add(out, "from", json_object_new_int64(w.from_ms));
+        json_object_object_add(out, "to", json_object_new_int64(w.now_ms));
         for (int i = 0; i < n; i++) {
                 double v;
                 uint64_t samples;
-                bool has = fbagg_value(&sum.fb, (IndexId)ids[i], ctx->config->weights, &v, &samples);
+                bool has = compute_value(sw, (IndexId)ids[i], ctx->config, &v, &samples);
                 json_object_object_add(indices, index_info((IndexId)ids[i])->name, value_json((IndexId)ids[i], has, v));
         }
         json_object_object_add(out, "indices", indices);
@@ -158,8 +157,12 @@ typedef struct {
 
 typedef struct {
         const CommandContext *ctx;
+        MDB_txn *txn;
+        const WindowSpan *w;
         IndexId id;
+        unsigned need;
         uint64_t min_samples;
+        ScopeWindow *sw;
         Row *rows;
         size_t n, cap;
 } TopState;
@@ -168,8 +171,18 @@ static int top_collect(const Scope *s, const BucketRecord *sum, void *userdata) 
         TopState *t = userdata;
         double v;
         uint64_t samples;
+        int r;
 
-        if (!fbagg_value(&sum->fb, t->id, t->ctx->config->weights, &v, &samples) || samples < t->min_samples)
+        /* The sums came with the scan; gauges and sketches are read per
+         * scope only for the indices (and hourly windows) that need them. */
+        if (t->need || t->w->hourly) {
+                if ((r = compute_load(t->ctx->store, t->txn, s, t->w, t->need, t->sw)))
+                        return r;
+        } else {
+                t->sw->sum = *sum;
+                t->sw->loaded = 0;
+        }
+        if (!compute_value(t->sw, t->id, t->ctx->config, &v, &samples) || samples < t->min_samples)
                 return 0;
         if (t->n == t->cap) {
                 size_t cap = t->cap ? t->cap * 2 : 64;
@@ -199,7 +212,7 @@ static int cmd_top(const CommandContext *ctx, json_object *req, json_object **re
         bool worst, ascending;
         int64_t n = get_int(req, "n", 10), min_samples = get_int(req, "min_samples", 1);
         int kind, id, r;
-        Window w;
+        WindowSpan w;
         MDB_txn *txn;
 
         if (!index)
@@ -216,12 +229,22 @@ static int cmd_top(const CommandContext *ctx, json_object *req, json_object **re
                 return r;
         worst = !order || strcmp(order, "worst") == 0;
         t.id = (IndexId)id;
+        t.w = &w;
+        t.need = compute_needs(t.id);
         t.min_samples = (uint64_t)min_samples;
+        t.sw = malloc(sizeof(*t.sw));
+        if (!t.sw)
+                return -ENOMEM;
 
-        if ((r = store_begin(ctx->store, MDB_RDONLY, &txn)))
+        if ((r = store_begin(ctx->store, MDB_RDONLY, &txn))) {
+                free(t.sw);
                 return r;
-        r = buckets_foreach_scope(ctx->store, txn, (ScopeKind)kind, w.from, w.to, top_collect, &t);
+        }
+        t.txn = txn;
+        r = buckets_foreach_scope(ctx->store, txn, w.hourly ? RES_HOUR : RES_MINUTE, (ScopeKind)kind, w.from, w.to,
+                                  top_collect, &t);
         mdb_txn_abort(txn);
+        free(t.sw);
         if (r) {
                 free(t.rows);
                 return r;
@@ -266,6 +289,20 @@ static int cmd_status(const CommandContext *ctx, json_object **result) {
         json_object_object_add(out, "batches", json_object_new_int64((int64_t)s->batches));
         json_object_object_add(storage, "path", json_object_new_string(ctx->store->path));
         json_object_object_add(storage, "bytes", json_object_new_int64((int64_t)store_used_bytes(ctx->store)));
+        {
+                const struct {
+                        const char *name;
+                        MDB_dbi dbi;
+                } dbs[] = {
+                        {"minute_buckets", ctx->store->buckets}, {"hour_buckets", ctx->store->hbuckets},
+                        {"tickets", ctx->store->tickets},        {"complaints", ctx->store->complaints},
+                        {"dedup", ctx->store->dedup},
+                };
+                for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+                        json_object_object_add(storage, dbs[i].name,
+                                               json_object_new_int64((int64_t)store_entries(ctx->store, dbs[i].dbi)));
+                json_object_object_add(storage, "pruned", json_object_new_int64((int64_t)s->pruned));
+        }
         json_object_object_add(out, "storage", storage);
         json_object_object_add(out, "alerts_firing", json_object_new_int(0));
         *result = out;

@@ -1,7 +1,6 @@
 /* daemon/index/indices.h: the registry of index names (CONTRACT.md section 3).
  *
- * Every contract index has an id here so rules and queries can name it; the
- * `available` flag says whether this build computes it yet.
+ * Every contract index has an id here so rules and queries can name it.
  */
 #pragma once
 
@@ -18,7 +17,6 @@ typedef enum {
         IDX_RATER_EMPATHY,
         IDX_RATER_RESPONSIVENESS,
         IDX_RATER_INDEX,
-        /* Responsiveness and complaints: named, not computed yet. */
         IDX_TICKETS_OPENED,
         IDX_TICKETS_RESOLVED,
         IDX_TICKETS_REOPENED,
@@ -50,7 +48,7 @@ typedef enum {
 typedef struct {
         const char *name;
         bool higher_is_better; /* decides what `top --worst` means */
-        bool available;        /* computed by this build */
+        bool count;            /* a whole number (printed as an integer) */
 } IndexInfo;
 
 /* Returns the id of a contract index name, or -1. */

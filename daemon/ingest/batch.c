@@ -34,6 +34,10 @@ struct Batch {
         Sample *samples;
         size_t n_samples, cap_samples;
         double *values;   /* one group's values at flush */
+        Scope *touched;   /* distinct scopes written, built by batch_flush */
+        size_t n_touched, cap_touched;
+        Breach *breaches;
+        size_t n_breaches, cap_breaches;
         Sketch *scratch;  /* one sketch accumulator at flush */
 };
 
@@ -58,6 +62,8 @@ Batch *batch_free(Batch *b) {
                 free(b->acks);
                 free(b->samples);
                 free(b->values);
+                free(b->touched);
+                free(b->breaches);
                 free(b->scratch);
                 free(b);
         }
@@ -216,33 +222,104 @@ static int entry_cmp(const void *x, const void *y) {
         return a->minute < b->minute ? -1 : a->minute > b->minute;
 }
 
-int batch_flush(Batch *b, Store *st, void *txn) {
+static int touch(Batch *b, const Scope *s) {
+        if (b->n_touched && scope_cmp(&b->touched[b->n_touched - 1], s) == 0)
+                return 0;
+        if (b->n_touched == b->cap_touched) {
+                size_t cap = b->cap_touched ? b->cap_touched * 2 : 64;
+                Scope *n = realloc(b->touched, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                b->touched = n;
+                b->cap_touched = cap;
+        }
+        b->touched[b->n_touched++] = *s;
+        return 0;
+}
+
+/* Writes the sketches of the sorted samples at one resolution: one
+ * read-merge-write per (scope, bucket, which). */
+static int flush_samples(Batch *b, Store *st, MDB_txn *txn, BucketRes res) {
         int r;
 
-        /* Key order: LMDB then walks its B-tree forward page by page. The
-         * slots are rebuilt by batch_reset, so sorting is safe here. */
-        qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
-        for (size_t i = 0; i < b->n_entries; i++) {
-                const Entry *e = &b->entries[i];
-                r = e->minute == GAUGE_MINUTE ? gauges_add(st, txn, &e->scope, &e->gauges)
-                                              : buckets_add(st, txn, &e->scope, e->minute, &e->rec);
-                if (r)
-                        return r;
-        }
-
-        /* Samples grouped by sketch: one read-merge-write per sketch. */
-        qsort(b->samples, b->n_samples, sizeof(Sample), sample_cmp);
         for (size_t i = 0; i < b->n_samples;) {
                 size_t j = i, n = 0;
                 while (j < b->n_samples && sample_cmp(&b->samples[i], &b->samples[j]) == 0)
                         b->values[n++] = b->samples[j++].value;
-                r = buckets_sketch_add(st, txn, &b->samples[i].scope, b->samples[i].minute, b->samples[i].which,
+                r = buckets_sketch_add(st, txn, res, &b->samples[i].scope, b->samples[i].minute, b->samples[i].which,
                                        b->values, n, b->scratch);
                 if (r)
                         return r;
                 i = j;
         }
         return 0;
+}
+
+int batch_flush(Batch *b, Store *st, void *txn) {
+        BucketRecord hour = {0};
+        const Entry *hour_of = NULL;
+        int r;
+
+        /* Key order: LMDB then walks its B-tree forward page by page. The
+         * slots are rebuilt by batch_reset, so sorting is safe here. Sorted
+         * by scope then minute, the minutes of one hour are adjacent and
+         * fold into one hour-bucket write. */
+        qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
+        b->n_touched = 0;
+        for (size_t i = 0; i < b->n_entries; i++) {
+                const Entry *e = &b->entries[i];
+                if ((r = touch(b, &e->scope)))
+                        return r;
+                if (e->minute == GAUGE_MINUTE) {
+                        r = gauges_add(st, txn, &e->scope, &e->gauges);
+                } else {
+                        r = buckets_add(st, txn, RES_MINUTE, &e->scope, e->minute, &e->rec);
+                        if (!r && hour_of && (scope_cmp(&hour_of->scope, &e->scope) || hour_of->minute / 60 != e->minute / 60)) {
+                                r = buckets_add(st, txn, RES_HOUR, &hour_of->scope, hour_of->minute / 60, &hour);
+                                hour_of = NULL;
+                        }
+                        if (!hour_of) {
+                                memset(&hour, 0, sizeof(hour));
+                                hour_of = e;
+                        }
+                        bucket_record_merge(&hour, &e->rec);
+                }
+                if (r)
+                        return r;
+        }
+        if (hour_of && (r = buckets_add(st, txn, RES_HOUR, &hour_of->scope, hour_of->minute / 60, &hour)))
+                return r;
+
+        qsort(b->samples, b->n_samples, sizeof(Sample), sample_cmp);
+        if ((r = flush_samples(b, st, txn, RES_MINUTE)))
+                return r;
+        for (size_t i = 0; i < b->n_samples; i++)
+                b->samples[i].minute /= 60;
+        qsort(b->samples, b->n_samples, sizeof(Sample), sample_cmp);
+        return flush_samples(b, st, txn, RES_HOUR);
+}
+
+const Scope *batch_touched(const Batch *b, size_t *n) {
+        *n = b->n_touched;
+        return b->touched;
+}
+
+int batch_add_breach(Batch *b, const Breach *br) {
+        if (b->n_breaches == b->cap_breaches) {
+                size_t cap = b->cap_breaches ? b->cap_breaches * 2 : 16;
+                Breach *n = realloc(b->breaches, cap * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                b->breaches = n;
+                b->cap_breaches = cap;
+        }
+        b->breaches[b->n_breaches++] = *br;
+        return 0;
+}
+
+const Breach *batch_breaches(const Batch *b, size_t *n) {
+        *n = b->n_breaches;
+        return b->breaches;
 }
 
 size_t batch_n_acks(const Batch *b) {
@@ -263,4 +340,5 @@ void batch_reset(Batch *b) {
         b->n_entries = 0;
         b->n_acks = 0;
         b->n_samples = 0;
+        b->n_breaches = 0;
 }

@@ -18,6 +18,15 @@
 
 typedef enum { ACK_OK = 0, ACK_DUPLICATE } AckStatus;
 
+/* A ticket whose first-response deadline passed unanswered (counted as an
+ * SLA breach) in a batch. */
+typedef struct {
+        char ticket[PROTO_ID_MAX + 1]; /* NUL-terminated ticket id */
+        ScopeSet scopes;               /* team/agent/channel known for it */
+        int64_t deadline_ms;           /* the first-response deadline */
+        uint8_t priority;              /* TicketPriority */
+} Breach;
+
 #define ACK_ROUTING_MAX 255
 
 typedef struct {
@@ -60,6 +69,14 @@ int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimi
 int batch_flush(Batch *b, Store *st, void *txn);
 
 size_t batch_n_acks(const Batch *b);
+
+/* The distinct scopes batch_flush wrote (buckets or gauges), valid until
+ * the next batch_flush/batch_free. */
+const Scope *batch_touched(const Batch *b, size_t *n);
+
+/* Breaches counted in this batch, for alerting after the commit. */
+int batch_add_breach(Batch *b, const Breach *br);
+const Breach *batch_breaches(const Batch *b, size_t *n);
 const Ack *batch_ack(const Batch *b, size_t i);
 size_t batch_n_buckets(const Batch *b);
 

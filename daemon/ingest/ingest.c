@@ -16,7 +16,9 @@
 
 #include "index/fbagg.h"
 #include "ingest/batch.h"
+#include "ingest/complaints.h"
 #include "ingest/ingest.h"
+#include "ingest/tickets.h"
 #include "store/dedup.h"
 #include "util/clock.h"
 #include "util/endpoints.h"
@@ -39,7 +41,13 @@ struct Ingest {
         int64_t batch_started;
         msgpack_sbuffer reply;
         RateLimit reject_rl, fail_rl;
+        IngestCommitFn on_commit;
+        void *on_commit_data;
 };
+
+/* Deadlines handled per sweep: bounds one tick's work; the rest waits for
+ * the next tick (250 ms later). */
+#define SWEEP_MAX 20000
 
 typedef enum { ST_OK, ST_DUPLICATE, ST_REJECTED, ST_FAILED } Status;
 
@@ -209,8 +217,21 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
                 in->n_duplicate++;
                 return ST_DUPLICATE;
         }
-        if (r == 0 && ev->kind == EVENT_FEEDBACK)
-                r = batch_add_feedback(in->batch, ev);
+        if (r == 0) {
+                switch (ev->kind) {
+                case EVENT_FEEDBACK:
+                        r = batch_add_feedback(in->batch, ev);
+                        break;
+                case EVENT_TICKET:
+                        r = tickets_apply(in->store, in->txn, in->batch, in->config, ev);
+                        break;
+                case EVENT_COMPLAINT:
+                        r = complaints_apply(in->store, in->txn, in->batch, in->config, ev);
+                        break;
+                default:
+                        break;
+                }
+        }
         if (r) {
                 batch_fail(in, r);
                 return ST_FAILED;
@@ -392,6 +413,7 @@ int ingest_commit(Ingest *in) {
 
         if (!in->txn)
                 return 0;
+        /* A batch may hold only swept deadlines: still commit it. */
         r = batch_flush(in->batch, in->store, in->txn);
         if (r) {
                 batch_fail(in, r);
@@ -413,8 +435,70 @@ int ingest_commit(Ingest *in) {
                 send_ack(in, a->routing, a->routing_len, a->delimiter, a->status == ACK_OK ? "ok" : "duplicate",
                          (Slice){a->id, a->id_len}, 0);
         }
+        if (in->on_commit) {
+                CommitInfo info;
+                info.scopes = batch_touched(in->batch, &info.n_scopes);
+                info.breaches = batch_breaches(in->batch, &info.n_breaches);
+                in->on_commit(in->on_commit_data, &info);
+        }
         in->n_events = 0;
         in->n_applied = in->n_duplicate = 0;
         batch_reset(in->batch);
+        return 0;
+}
+
+void ingest_on_commit(Ingest *in, IngestCommitFn fn, void *userdata) {
+        in->on_commit = fn;
+        in->on_commit_data = userdata;
+}
+
+/* Whether the first key of a deadline database (u64 BE ms + id) is due. */
+static bool first_due(MDB_txn *txn, MDB_dbi dbi, int64_t now) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        bool due = false;
+
+        if (mdb_cursor_open(txn, dbi, &c))
+                return false;
+        if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0) {
+                const uint8_t *p = k.mv_data;
+                uint64_t d = 0;
+                for (size_t i = 0; i < 8 && i < k.mv_size; i++)
+                        d = d << 8 | p[i];
+                due = k.mv_size < 8 || (int64_t)d <= now;
+        }
+        mdb_cursor_close(c);
+        return due;
+}
+
+int ingest_sweep(Ingest *in, int64_t now) {
+        int r;
+
+        if (!in->txn) {
+                /* Peek in a read transaction first: most ticks have nothing
+                 * due, and an empty write commit would still cost an fsync. */
+                MDB_txn *rtxn;
+                bool due;
+                if ((r = store_begin(in->store, MDB_RDONLY, &rtxn)))
+                        return r;
+                due = first_due(rtxn, in->store->deadlines, now) || first_due(rtxn, in->store->unhandled, now);
+                mdb_txn_abort(rtxn);
+                if (!due)
+                        return 0;
+                if ((r = store_begin(in->store, 0, &in->txn))) {
+                        in->txn = NULL;
+                        batch_fail(in, r);
+                        return r;
+                }
+                in->batch_started = mono_ms();
+        }
+        unsigned swept;
+        r = tickets_sweep(in->store, in->txn, in->batch, now, SWEEP_MAX, &swept);
+        if (!r)
+                r = complaints_sweep(in->store, in->txn, in->batch, in->config, now, SWEEP_MAX, &swept);
+        if (r) {
+                batch_fail(in, r);
+                return r;
+        }
         return 0;
 }

@@ -12,10 +12,32 @@
 #include <zmq.h>
 
 #include "config/config.h"
+#include "index/scope.h"
+#include "ingest/batch.h"
 #include "ingest/stats.h"
 #include "store/store.h"
 
 typedef struct Ingest Ingest;
+
+/* What a durably committed batch changed, for alert evaluation. Valid only
+ * during the callback. */
+typedef struct {
+        const Scope *scopes; /* distinct scopes whose buckets or gauges changed (with `all`) */
+        size_t n_scopes;
+        const Breach *breaches;
+        size_t n_breaches;
+} CommitInfo;
+
+typedef void (*IngestCommitFn)(void *userdata, const CommitInfo *info);
+
+/* Calls fn after every successful commit (after the acks went out). */
+void ingest_on_commit(Ingest *in, IngestCommitFn fn, void *userdata);
+
+/* Runs the deadline sweeps (SLA first-response deadlines, unhandled
+ * complaints) up to now inside the open batch, opening one if needed; the
+ * caller commits. Returns 0 or an error (logged and counted like a failed
+ * commit). */
+int ingest_sweep(Ingest *in, int64_t now_ms);
 
 /* Creates the sockets on zctx and binds/connects every endpoint of c.
  * Returns 0, or an error with the failing endpoint named in err. */

@@ -14,5 +14,6 @@ typedef struct {
         uint64_t rejected_by[_PROTO_E_MAX];
         uint64_t failed;                 /* events lost to a failed commit (storage full, I/O) */
         uint64_t batches;                /* durable commits */
+        uint64_t pruned;                 /* keys deleted past their retention */
         int64_t started_ms;
 } Stats;

@@ -259,7 +259,7 @@ int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Even
         return put_state(st, txn, id, len, &t);
 }
 
-int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max) {
+int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max, unsigned *swept) {
         MDB_cursor *cur;
         MDB_val k, v;
         unsigned done = 0;
@@ -287,6 +287,14 @@ int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned ma
                         if ((r = each_bucket(b, &t, t.deadline_ts, add_sla_breach, 0)))
                                 break;
                         t.flags |= TK_F_SLA_DONE;
+                        {
+                                Breach br = {.scopes = t.scopes, .deadline_ms = t.deadline_ts,
+                                             .priority = t.priority};
+                                memcpy(br.ticket, p + 8, k.mv_size - 8);
+                                br.ticket[k.mv_size - 8] = '\0';
+                                if ((r = batch_add_breach(b, &br)))
+                                        break;
+                        }
                         if (t.flags & TK_F_OPEN) {
                                 if ((r = each_gauge(b, &t.scopes, 0, 1)))
                                         break;
@@ -307,7 +315,53 @@ int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned ma
                 rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         mdb_cursor_close(cur);
+        *swept = done;
         if (r)
                 return r;
-        return rc == 0 || rc == MDB_NOTFOUND ? (int)done : store_err(rc);
+        return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int tickets_prune(Store *st, MDB_txn *txn, int64_t now_ms, int64_t retention_ms, unsigned scan, uint8_t *resume,
+                  size_t *resume_len, unsigned *deleted) {
+        MDB_cursor *cur;
+        MDB_val k, v;
+        unsigned seen = 0;
+        int rc;
+
+        *deleted = 0;
+        rc = mdb_cursor_open(txn, st->tickets, &cur);
+        if (rc)
+                return store_err(rc);
+        k = (MDB_val){*resume_len, resume};
+        rc = *resume_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (rc == 0 && seen++ < scan) {
+                TicketState t;
+                bool old = false;
+
+                if (v.mv_size == sizeof(t) && ((const uint8_t *)v.mv_data)[0] == TICKET_STATE_V1) {
+                        memcpy(&t, v.mv_data, sizeof(t));
+                        /* An open ticket stays in the backlog, however old. */
+                        old = !(t.flags & TK_F_OPEN) && t.last_ts < now_ms - retention_ms;
+                }
+                if (old) {
+                        /* Its deadline entry, if any, goes with it. */
+                        uint8_t key[DEADLINE_KEY_MAX];
+                        MDB_val dk = {deadline_key(t.deadline_ts, k.mv_data, k.mv_size, key), key};
+                        if (!(t.flags & TK_F_SLA_DONE) && (t.flags & TK_F_OPENED))
+                                (void)mdb_del(txn, st->deadlines, &dk, NULL);
+                        if ((rc = mdb_cursor_del(cur, 0)))
+                                break;
+                        (*deleted)++;
+                }
+                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (rc == 0) {
+                memcpy(resume, k.mv_data, k.mv_size);
+                *resume_len = k.mv_size;
+        } else if (rc == MDB_NOTFOUND) {
+                *resume_len = 0;
+                rc = 0;
+        }
+        mdb_cursor_close(cur);
+        return store_err(rc);
 }

@@ -56,9 +56,17 @@ typedef struct {
 int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Event *ev);
 
 /* Counts the SLA breach of every ticket whose deadline is <= now_ms and that
- * is still unanswered, at most max of them. Returns how many deadlines were
- * processed, or an error. */
-int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max);
+ * is still unanswered, at most max of them, and lists each in the batch's
+ * breaches. Sets *swept to how many deadlines were processed. Returns 0 or
+ * an error. */
+int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max, unsigned *swept);
+
+/* Deletes the state of tickets that are closed (or were never opened) and
+ * whose latest event is older than now_ms - retention_ms, looking at no
+ * more than `scan` tickets from the resume key (updated; length 0 = from
+ * the start). Sets *deleted. Returns 0 or an error. */
+int tickets_prune(Store *st, MDB_txn *txn, int64_t now_ms, int64_t retention_ms, unsigned scan, uint8_t *resume,
+                  size_t *resume_len, unsigned *deleted);
 
 /* Reads a ticket's state (for tests and tools). Returns 0,
  * STORE_E_NOTFOUND or an error. */

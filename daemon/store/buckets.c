@@ -54,13 +54,21 @@ void bucket_record_merge(BucketRecord *into, const BucketRecord *from) {
         cpagg_merge(&into->cp, &from->cp);
 }
 
-int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const BucketRecord *delta) {
+static MDB_dbi records_db(const Store *st, BucketRes res) {
+        return res == RES_HOUR ? st->hbuckets : st->buckets;
+}
+
+static MDB_dbi sketches_db(const Store *st, BucketRes res) {
+        return res == RES_HOUR ? st->hsketches : st->sketches;
+}
+
+int buckets_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, const BucketRecord *delta) {
         uint8_t kbuf[BUCKET_KEY_MAX];
         MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v;
         BucketRecord rec = {0};
         int rc, r;
 
-        rc = mdb_get(txn, st->buckets, &k, &v);
+        rc = mdb_get(txn, records_db(st, res), &k, &v);
         if (rc == 0) {
                 r = record_read(&v, &rec);
                 if (r)
@@ -74,7 +82,7 @@ int buckets_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const 
 
         /* Reserve and write in place: one copy instead of two. */
         v.mv_size = HEADER + sizeof(rec);
-        rc = mdb_put(txn, st->buckets, &k, &v, MDB_RESERVE);
+        rc = mdb_put(txn, records_db(st, res), &k, &v, MDB_RESERVE);
         if (rc)
                 return store_err(rc);
         memset(v.mv_data, 0, HEADER);
@@ -107,12 +115,12 @@ static int sum_scope(MDB_cursor *c, const Scope *s, uint32_t from, uint32_t to, 
         return 0;
 }
 
-int buckets_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum) {
+int buckets_sum(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum) {
         MDB_cursor *c;
         MDB_val k, v;
         int rc, crc;
 
-        rc = mdb_cursor_open(txn, st->buckets, &c);
+        rc = mdb_cursor_open(txn, records_db(st, res), &c);
         if (rc)
                 return store_err(rc);
         sum_scope(c, s, from, to, sum, &k, &v, &crc);
@@ -120,8 +128,8 @@ int buckets_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t
         return crc == 0 || crc == MDB_NOTFOUND ? 0 : store_err(crc);
 }
 
-int buckets_foreach_scope(Store *st, MDB_txn *txn, ScopeKind kind, uint32_t from, uint32_t to, BucketsScopeFn cb,
-                          void *userdata) {
+int buckets_foreach_scope(Store *st, MDB_txn *txn, BucketRes res, ScopeKind kind, uint32_t from, uint32_t to,
+                          BucketsScopeFn cb, void *userdata) {
         MDB_cursor *c;
         MDB_val k, v;
         uint8_t kbuf[BUCKET_KEY_MAX];
@@ -129,7 +137,7 @@ int buckets_foreach_scope(Store *st, MDB_txn *txn, ScopeKind kind, uint32_t from
         uint32_t minute;
         int rc, crc, r = 0;
 
-        rc = mdb_cursor_open(txn, st->buckets, &c);
+        rc = mdb_cursor_open(txn, records_db(st, res), &c);
         if (rc)
                 return store_err(rc);
         kbuf[0] = (uint8_t)kind;
@@ -166,8 +174,8 @@ static size_t sketch_key(const Scope *s, uint32_t minute, uint8_t which, uint8_t
         return n;
 }
 
-int buckets_sketch_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, uint8_t which, const double *values,
-                       size_t n, Sketch *scratch) {
+int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, uint8_t which,
+                       const double *values, size_t n, Sketch *scratch) {
         uint8_t kbuf[BUCKET_KEY_MAX + 1];
         MDB_val k = {sketch_key(s, minute, which, kbuf), kbuf}, v;
         uint8_t *enc;
@@ -175,7 +183,7 @@ int buckets_sketch_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute,
         int rc;
 
         sketch_init(scratch);
-        rc = mdb_get(txn, st->sketches, &k, &v);
+        rc = mdb_get(txn, sketches_db(st, res), &k, &v);
         if (rc == 0) {
                 if (sketch_decode_merge(scratch, v.mv_data, v.mv_size) != 0)
                         return STORE_E_FORMAT;
@@ -189,19 +197,20 @@ int buckets_sketch_add(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute,
                 return -ENOMEM;
         len = sketch_encode(scratch, enc, sketch_encoded_max());
         v = (MDB_val){len, enc};
-        rc = mdb_put(txn, st->sketches, &k, &v, 0);
+        rc = mdb_put(txn, sketches_db(st, res), &k, &v, 0);
         free(enc);
         return store_err(rc);
 }
 
-int buckets_sketch_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, uint32_t to, uint8_t which, Sketch *acc) {
+int buckets_sketch_sum(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t from, uint32_t to, uint8_t which,
+                       Sketch *acc) {
         uint8_t kbuf[BUCKET_KEY_MAX + 1];
         MDB_cursor *c;
         MDB_val k, v;
         size_t prefix = (size_t)s->len + 2;
         int rc;
 
-        rc = mdb_cursor_open(txn, st->sketches, &c);
+        rc = mdb_cursor_open(txn, sketches_db(st, res), &c);
         if (rc)
                 return store_err(rc);
         k = (MDB_val){sketch_key(s, from, 0, kbuf), kbuf};
@@ -221,4 +230,53 @@ int buckets_sketch_sum(Store *st, MDB_txn *txn, const Scope *s, uint32_t from, u
         }
         mdb_cursor_close(c);
         return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+/* Deletes, in one database, keys whose bucket number (the 4 bytes after the
+ * scope; sketches have one more byte) is below `before`. */
+static int prune_db(MDB_txn *txn, MDB_dbi dbi, size_t tail, uint32_t before, unsigned scan, uint8_t *resume,
+                    size_t *resume_len, unsigned *deleted) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        unsigned seen = 0;
+        int rc;
+
+        rc = mdb_cursor_open(txn, dbi, &c);
+        if (rc)
+                return store_err(rc);
+        k = (MDB_val){*resume_len, resume};
+        rc = *resume_len ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        while (rc == 0 && seen < scan) {
+                const uint8_t *p = k.mv_data;
+                seen++;
+                if (k.mv_size >= 2 + tail + 4 && k.mv_size == (size_t)p[1] + 2 + 4 + tail) {
+                        const uint8_t *m = p + 2 + p[1];
+                        uint32_t n = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
+                        if (n < before) {
+                                if ((rc = mdb_cursor_del(c, 0)))
+                                        break;
+                                (*deleted)++;
+                        }
+                }
+                rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        if (rc == 0 && k.mv_size <= BUCKET_KEY_MAX + 1) {
+                memcpy(resume, k.mv_data, k.mv_size);
+                *resume_len = k.mv_size;
+        } else if (rc == MDB_NOTFOUND) {
+                *resume_len = 0; /* wrapped: the next call starts over */
+                rc = 0;
+        }
+        mdb_cursor_close(c);
+        return store_err(rc);
+}
+
+int buckets_prune(Store *st, MDB_txn *txn, BucketRes res, uint32_t before, unsigned scan, BucketsPrune *p,
+                  unsigned *deleted) {
+        int r;
+
+        *deleted = 0;
+        if ((r = prune_db(txn, records_db(st, res), 0, before, scan, p->records, &p->records_len, deleted)))
+                return r;
+        return prune_db(txn, sketches_db(st, res), 1, before, scan, p->sketches, &p->sketches_len, deleted);
 }

@@ -55,7 +55,7 @@ static int check_format(Store *s, char *err, size_t errlen) {
                         MDB_dbi *dbi;
                 } dbs[] = {
                         {"meta", &s->meta},           {"dedup", &s->dedup},       {"buckets", &s->buckets},
-                        {"hbuckets", &s->hbuckets},   {"sketches", &s->sketches}, {"gauges", &s->gauges},
+                        {"hbuckets", &s->hbuckets},   {"sketches", &s->sketches}, {"hsketches", &s->hsketches}, {"gauges", &s->gauges},
                         {"tickets", &s->tickets},     {"deadlines", &s->deadlines}, {"complaints", &s->complaints},
                         {"unhandled", &s->unhandled}, {"customers", &s->customers},
                 };
@@ -103,7 +103,7 @@ int store_open(Store **out, const char *dir, uint64_t map_size, char *err, size_
                 s->env = NULL;
                 return store_err(rc);
         }
-        if ((rc = mdb_env_set_mapsize(s->env, map_size)) || (rc = mdb_env_set_maxdbs(s->env, 16)))
+        if ((rc = mdb_env_set_mapsize(s->env, map_size)) || (rc = mdb_env_set_maxdbs(s->env, 32)))
                 return store_err(rc);
         /* MDB_NOTLS: the control path reads while a batch may hold the write
          * transaction in the same thread. Sync stays on: a commit returns
@@ -139,4 +139,17 @@ int store_begin(Store *s, unsigned flags, MDB_txn **txn) {
 
 int store_commit(MDB_txn *txn) {
         return store_err(mdb_txn_commit(txn));
+}
+
+uint64_t store_entries(Store *s, MDB_dbi dbi) {
+        MDB_txn *txn;
+        MDB_stat st;
+        uint64_t n = 0;
+
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+                return 0;
+        if (mdb_stat(txn, dbi, &st) == 0)
+                n = st.ms_entries;
+        mdb_txn_abort(txn);
+        return n;
 }

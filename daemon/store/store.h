@@ -9,6 +9,7 @@
  *   buckets    scope key + minute          -> see store/buckets.h
  *   hbuckets   scope key + hour            -> see store/buckets.h
  *   sketches   scope key + minute + which  -> see store/buckets.h
+ *   hsketches  scope key + hour + which    -> see store/buckets.h
  *   gauges     scope key                   -> see store/gauges.h
  *   tickets    ticket id                   -> see ingest/tickets.h
  *   deadlines  deadline(u64 BE) + ticket id -> see ingest/tickets.h
@@ -39,7 +40,7 @@ enum {
 
 typedef struct {
         MDB_env *env;
-        MDB_dbi meta, dedup, buckets, hbuckets, sketches, gauges;
+        MDB_dbi meta, dedup, buckets, hbuckets, sketches, hsketches, gauges;
         MDB_dbi tickets, deadlines, complaints, unhandled, customers;
         char *path;
 } Store;
@@ -56,6 +57,9 @@ int store_err(int mdb_rc);
 
 /* Bytes used by the data file (last page in use * page size). */
 uint64_t store_used_bytes(Store *s);
+
+/* Keys in one database (0 when it cannot be read). */
+uint64_t store_entries(Store *s, MDB_dbi dbi);
 
 /* Begins a write (flags 0) or read (MDB_RDONLY) transaction. */
 int store_begin(Store *s, unsigned flags, MDB_txn **txn);

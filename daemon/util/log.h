@@ -14,6 +14,8 @@
 #define LOG_ID_REJECTED "6c1e6c8f0e1c4c2fa9b5b3d0d1a4e003"
 #define LOG_ID_STORAGE_FULL "6c1e6c8f0e1c4c2fa9b5b3d0d1a4e004"
 #define LOG_ID_COMMIT_FAILED "6c1e6c8f0e1c4c2fa9b5b3d0d1a4e005"
+#define LOG_ID_ALERT "6c1e6c8f0e1c4c2fa9b5b3d0d1a4e006"          /* an alert published or silenced */
+#define LOG_ID_RULES_RELOADED "6c1e6c8f0e1c4c2fa9b5b3d0d1a4e007" /* SIGHUP / raterctl reload */
 
 /* Chooses the sink once; call before the first message. */
 void log_setup(void);

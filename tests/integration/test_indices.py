@@ -171,9 +171,12 @@ class IndexValuesTest(DaemonTestCase):
                 got = self.d.get("all", window)
                 self.assertLessEqual(abs(got["to"] - t0), 5000)
                 span = got["to"] - got["from"]
-                # (now - W, now] up to the minute granularity of the buckets
+                # (now - W, now] up to the granularity of the buckets: minutes
+                # up to 48 h, hours beyond
+                unit = MINUTE_MS if ms <= 48 * HOUR_MS else HOUR_MS
                 self.assertLessEqual(span, ms)
-                self.assertGreaterEqual(span, ms - MINUTE_MS)
+                self.assertGreaterEqual(span, ms - unit)
+                self.assertEqual(got["from"] % unit, 0)
 
     def test_top_worst_best(self):
         d = self.d

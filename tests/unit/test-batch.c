@@ -67,20 +67,20 @@ int main(void) {
 
         CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin");
         sum = (BucketRecord){0};
-        buckets_sum(st, txn, &all, 100, 101, &sum);
+        buckets_sum(st, txn, RES_MINUTE, &all, 100, 101, &sum);
         CHECK(sum.fb.n == 1011, "all: %llu", (unsigned long long)sum.fb.n);
         sum = (BucketRecord){0};
-        buckets_sum(st, txn, &t1, 100, 100, &sum);
+        buckets_sum(st, txn, RES_MINUTE, &t1, 100, 100, &sum);
         /* scores cycle 1..5: 200 of each; norms 0,25,50,75,100 -> sum 50000,
          * plus one more score 1 (norm 0). */
         CHECK(sum.fb.n == 1001, "t1 n");
         CHECK_NEAR(sum.fb.score_sum, 50000, 1e-6, "t1 score sum");
         CHECK(sum.fb.csat_top == 400, "t1 csat_top");
         sum = (BucketRecord){0};
-        buckets_sum(st, txn, &t2, 100, 100, &sum);
+        buckets_sum(st, txn, RES_MINUTE, &t2, 100, 100, &sum);
         CHECK(sum.fb.n == 0, "t2 not in minute 100");
         sum = (BucketRecord){0};
-        buckets_sum(st, txn, &a1, 0, 200, &sum);
+        buckets_sum(st, txn, RES_MINUTE, &a1, 0, 200, &sum);
         CHECK(sum.fb.n == 1000, "a1");
         mdb_txn_abort(txn);
 

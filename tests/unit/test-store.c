@@ -61,31 +61,31 @@ int main(void) {
 
         /* Buckets: two writes to one minute merge; a window sums minutes. */
         CHECK(store_begin(st, 0, &txn) == 0, "begin");
-        CHECK(buckets_add(st, txn, &a, 1000, &r1) == 0, "add");
-        CHECK(buckets_add(st, txn, &a, 1000, &r2) == 0, "add again");
-        CHECK(buckets_add(st, txn, &a, 1005, &r1) == 0, "add later");
-        CHECK(buckets_add(st, txn, &a, 2000, &r1) == 0, "add far later");
-        CHECK(buckets_add(st, txn, &bb, 1001, &r1) == 0, "add bb");
-        CHECK(buckets_add(st, txn, &c, 10, &r1) == 0, "add c old");
-        CHECK(buckets_add(st, txn, &all, 1000, &r1) == 0, "add all");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &a, 1000, &r1) == 0, "add");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &a, 1000, &r2) == 0, "add again");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &a, 1005, &r1) == 0, "add later");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &a, 2000, &r1) == 0, "add far later");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &bb, 1001, &r1) == 0, "add bb");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &c, 10, &r1) == 0, "add c old");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &all, 1000, &r1) == 0, "add all");
         CHECK(store_commit(txn) == 0, "commit");
 
         CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin ro");
         sum = (BucketRecord){0};
-        CHECK(buckets_sum(st, txn, &a, 1000, 1000, &sum) == 0 && sum.fb.n == 2, "one minute: %llu",
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &a, 1000, 1000, &sum) == 0 && sum.fb.n == 2, "one minute: %llu",
               (unsigned long long)sum.fb.n);
         CHECK_NEAR(sum.fb.score_sum, 100, 1e-9, "merged sums");
         sum = (BucketRecord){0};
-        CHECK(buckets_sum(st, txn, &a, 1000, 1999, &sum) == 0 && sum.fb.n == 3, "range excludes 2000");
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &a, 1000, 1999, &sum) == 0 && sum.fb.n == 3, "range excludes 2000");
         sum = (BucketRecord){0};
-        CHECK(buckets_sum(st, txn, &a, 1001, 1004, &sum) == 0 && sum.fb.n == 0, "empty range");
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &a, 1001, 1004, &sum) == 0 && sum.fb.n == 0, "empty range");
         sum = (BucketRecord){0};
         /* team:a must not pick up team:bb, whose key sorts right after it. */
-        CHECK(buckets_sum(st, txn, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "scope boundary");
-        CHECK(buckets_foreach_scope(st, txn, SCOPE_TEAM, 1000, 1500, count_scopes, &n) == 0, "foreach");
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "scope boundary");
+        CHECK(buckets_foreach_scope(st, txn, RES_MINUTE, SCOPE_TEAM, 1000, 1500, count_scopes, &n) == 0, "foreach");
         CHECK(n == 3, "three team scopes, got %d", n);
         n = 0;
-        CHECK(buckets_foreach_scope(st, txn, SCOPE_AGENT, 0, 5000, count_scopes, &n) == 0 && n == 0, "no agents");
+        CHECK(buckets_foreach_scope(st, txn, RES_MINUTE, SCOPE_AGENT, 0, 5000, count_scopes, &n) == 0 && n == 0, "no agents");
         mdb_txn_abort(txn);
 
         /* Dedup: new, duplicate within the horizon, new again after it. */
@@ -117,7 +117,7 @@ int main(void) {
         CHECK(store_open(&st, dir, 1 << 24, err, sizeof(err)) == 0, "reopen: %s", err);
         CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin");
         sum = (BucketRecord){0};
-        CHECK(buckets_sum(st, txn, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "persisted");
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "persisted");
         mdb_txn_abort(txn);
 
         /* A store of another format is refused, not rewritten. */
