@@ -251,7 +251,8 @@ static int cmd_top(const CommandContext *ctx, json_object *req, json_object **re
         }
         /* Worst of a higher-is-better index is the lowest value. */
         ascending = worst == index_info(t.id)->higher_is_better;
-        qsort(t.rows, t.n, sizeof(Row), ascending ? row_cmp_asc : row_cmp_desc);
+        if (t.n)
+                qsort(t.rows, t.n, sizeof(Row), ascending ? row_cmp_asc : row_cmp_desc);
 
         out = json_object_new_object();
         rows = json_object_new_array();
@@ -304,7 +305,8 @@ static int cmd_status(const CommandContext *ctx, json_object **result) {
                 json_object_object_add(storage, "pruned", json_object_new_int64((int64_t)s->pruned));
         }
         json_object_object_add(out, "storage", storage);
-        json_object_object_add(out, "alerts_firing", json_object_new_int(0));
+        json_object_object_add(out, "alerts_firing",
+                               json_object_new_int64(ctx->alerts ? (int64_t)alerts_firing(ctx->alerts) : 0));
         *result = out;
         return 0;
 }
@@ -321,7 +323,8 @@ int command_run(const CommandContext *ctx, json_object *req, json_object **resul
                 r = cmd_get(ctx, req, result, err, errlen);
         else if (strcmp(cmd, "top") == 0)
                 r = cmd_top(ctx, req, result, err, errlen);
-        else
+        else if (!ctx->alerts || /* alerts, silence_*, rules, reload: alerts/requests.c */
+                 (r = alerts_command(ctx->alerts, cmd, req, result, err, errlen)) == ALERTS_E_UNKNOWN_COMMAND)
                 return bad(err, errlen, "unknown or unsupported command '%s'", cmd);
         if (r && !*err)
                 snprintf(err, errlen, "storage error: %s", r < 0 ? strerror(-r) : "unreadable data");

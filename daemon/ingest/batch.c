@@ -264,7 +264,8 @@ int batch_flush(Batch *b, Store *st, void *txn) {
          * slots are rebuilt by batch_reset, so sorting is safe here. Sorted
          * by scope then minute, the minutes of one hour are adjacent and
          * fold into one hour-bucket write. */
-        qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
+        if (b->n_entries)
+                qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
         b->n_touched = 0;
         for (size_t i = 0; i < b->n_entries; i++) {
                 const Entry *e = &b->entries[i];
@@ -290,6 +291,8 @@ int batch_flush(Batch *b, Store *st, void *txn) {
         if (hour_of && (r = buckets_add(st, txn, RES_HOUR, &hour_of->scope, hour_of->minute / 60, &hour)))
                 return r;
 
+        if (!b->n_samples)
+                return 0;
         qsort(b->samples, b->n_samples, sizeof(Sample), sample_cmp);
         if ((r = flush_samples(b, st, txn, RES_MINUTE)))
                 return r;
