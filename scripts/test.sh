@@ -21,8 +21,12 @@ esac
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 rc=0
+# meson names the log after the wrapper (testlog-valgrind.json): count the
+# one this run writes, never a stale one.
+rm -f "$dir"/meson-logs/testlog*.json
 meson test -C "$dir" --print-errorlogs --num-processes 2 "${wrap[@]}" || rc=$?
-python3 - "$dir/meson-logs/testlog.json" <<'PY' || true
+log=$(ls -t "$dir"/meson-logs/testlog*.json 2>/dev/null | head -n 1)
+python3 - "${log:-/dev/null}" <<'PY' || true
 import json, sys
 ok = bad = 0
 for line in open(sys.argv[1]):
