@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "index/indices.h"
+#include "index/scope.h"
 #include "proto/duration.h"
 #include "util/error.h"
 
@@ -214,6 +215,7 @@ void config_deinit(Config *c) {
         free(c->ingest_connect);
         free(c->reliable_bind);
         free(c->alerts_bind);
+        free(c->path);
         for (size_t i = 0; i < c->n_rules; i++)
                 rule_deinit(&c->rules[i]);
         free(c->rules);
@@ -314,6 +316,12 @@ static int handler(void *user, const char *section, const char *key, const char 
         int r;
 
         if (strcmp(section, p->section) != 0) {
+                /* A rule's keys all sit in one section: a second [rule NAME]
+                 * further down is refused, not merged. */
+                if (strncmp(section, "rule ", 5) == 0)
+                        for (size_t i = 0; i < p->config->n_rules; i++)
+                                if (strcmp(p->config->rules[i].name, section + 5) == 0)
+                                        return invalid(p, "duplicate section [%s]", section);
                 snprintf(p->section, sizeof(p->section), "%s", section);
                 p->n_seen = 0;
         }
@@ -365,17 +373,15 @@ static int handler(void *user, const char *section, const char *key, const char 
         return invalid(p, "unknown section [%s]", section);
 }
 
+/* all, KIND:* or one scope (names 1-64 bytes, channels 1-32). */
 static bool scope_pattern_valid(const char *s) {
         static const char *const kinds[] = {"team:", "agent:", "channel:"};
+        Scope scope;
 
-        if (strcmp(s, "all") == 0)
-                return true;
-        for (size_t i = 0; i < 3; i++) {
-                size_t l = strlen(kinds[i]);
-                if (strncmp(s, kinds[i], l) == 0 && s[l] && strlen(s + l) <= PROTO_NAME_MAX)
+        for (size_t i = 0; i < 3; i++)
+                if (strncmp(s, kinds[i], strlen(kinds[i])) == 0 && strcmp(s + strlen(kinds[i]), "*") == 0)
                         return true;
-        }
-        return false;
+        return scope_parse(s, &scope) == 0;
 }
 
 /* The validation pass: relations between keys, checked once after parsing. */
@@ -418,13 +424,17 @@ static int validate(Parser *p) {
 
         for (size_t i = 0; i < c->n_rules; i++) {
                 Rule *r = &c->rules[i];
+                CHECK(strcmp(r->name, "sla-breach") != 0, r->line,
+                      "rule name 'sla-breach' is reserved for SLA breach alerts ([sla] breach_alert)");
                 CHECK(r->index, r->line, "rule '%s' has no 'index'", r->name);
                 CHECK(index_lookup(r->index) >= 0, r->line, "rule '%s': unknown index '%s'", r->name, r->index);
+                CHECK(index_lookup(r->index) != IDX_GRADE, r->line,
+                      "rule '%s': index 'grade' is a word, not a number: watch service_index instead", r->name);
                 CHECK(r->scope, r->line, "rule '%s' has no 'scope'", r->name);
                 CHECK(scope_pattern_valid(r->scope), r->line,
                       "rule '%s': invalid scope '%s' (expected all, team:*, team:NAME, agent:..., channel:...)",
                       r->name, r->scope);
-                CHECK(r->window_ms > 0, r->line, "rule '%s' has no 'window'", r->name);
+                CHECK(r->window_ms > 0, r->line, "rule '%s' needs a positive 'window'", r->name);
                 CHECK(r->window_ms <= c->retention_ms, r->line, "rule '%s': window longer than retention", r->name);
                 CHECK(r->has_op, r->line, "rule '%s' needs 'below' or 'above'", r->name);
                 if (!r->has_clear)
@@ -462,6 +472,9 @@ int config_load(Config *c, const char *path, char *err, size_t errlen) {
                 return -ENOMEM;
         p->config = c;
         p->name = path;
+        free(c->path);
+        if (!(c->path = strdup(path)))
+                return -ENOMEM;
         p->file = fopen(path, "re");
         if (!p->file) {
                 r = -errno;

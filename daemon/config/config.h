@@ -65,6 +65,8 @@ typedef struct {
 
         Rule *rules;
         size_t n_rules;
+
+        char *path; /* the file config_load read (rules reload from it); NULL otherwise */
 } Config;
 
 /* Fills *c with the embedded defaults. Returns 0 or -ENOMEM. */
@@ -72,7 +74,8 @@ int config_init(Config *c);
 /* Frees what *c owns; *c may then be initialised again. */
 void config_deinit(Config *c);
 
-/* Loads FILE over the defaults already in *c. Returns 0; -ENOENT/-EACCES...
+/* Loads FILE over the defaults already in *c and records its path in
+ * c->path. Returns 0; -ENOENT/-EACCES...
  * when the file cannot be read; CONFIG_E_INVALID with a message of the form
  * "FILE:LINE: reason" in err when it is refused. On failure *c is left with
  * a mix of values and must only be deinitialised. */

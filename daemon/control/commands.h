@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "alerts/alerts.h"
 #include "config/config.h"
 #include "ingest/stats.h"
 #include "store/store.h"
@@ -13,6 +14,7 @@ typedef struct {
         const Config *config;
         Store *store;
         const Stats *stats;
+        Alerts *alerts; /* NULL: no alert commands */
 } CommandContext;
 
 int command_run(const CommandContext *ctx, json_object *request, json_object **result, char *err, size_t errlen);

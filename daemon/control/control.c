@@ -25,7 +25,7 @@ Control *control_free(Control *c) {
         return NULL;
 }
 
-int control_new(Control **out, void *zctx, const Config *cfg, Store *st, const Stats *stats, char *err,
+int control_new(Control **out, void *zctx, const Config *cfg, Store *st, const Stats *stats, Alerts *alerts, char *err,
                 size_t errlen) {
         _cleanup_(control_freep) Control *c = calloc(1, sizeof(*c));
         int64_t maxmsg = REQUEST_MAX;
@@ -33,7 +33,7 @@ int control_new(Control **out, void *zctx, const Config *cfg, Store *st, const S
 
         if (!c)
                 return -ENOMEM;
-        c->ctx = (CommandContext){cfg, st, stats};
+        c->ctx = (CommandContext){cfg, st, stats, alerts};
         c->sock = zmq_socket(zctx, ZMQ_ROUTER);
         if (!c->sock)
                 return zmq_err();

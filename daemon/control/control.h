@@ -4,6 +4,7 @@
 
 #include <zmq.h>
 
+#include "alerts/alerts.h"
 #include "config/config.h"
 #include "ingest/stats.h"
 #include "store/store.h"
@@ -11,8 +12,10 @@
 typedef struct Control Control;
 
 /* Binds the control socket (ipc: owner-only). Returns 0 or an error with
- * the endpoint named in err. The pointers must outlive the Control. */
-int control_new(Control **out, void *zctx, const Config *c, Store *st, const Stats *stats, char *err, size_t errlen);
+ * the endpoint named in err. The pointers must outlive the Control; alerts
+ * may be NULL (no alert commands). */
+int control_new(Control **out, void *zctx, const Config *c, Store *st, const Stats *stats, Alerts *alerts, char *err,
+                size_t errlen);
 /* Accepts NULL; returns NULL. */
 Control *control_free(Control *c);
 

@@ -58,6 +58,8 @@ static int check_format(Store *s, char *err, size_t errlen) {
                         {"hbuckets", &s->hbuckets},   {"sketches", &s->sketches}, {"hsketches", &s->hsketches}, {"gauges", &s->gauges},
                         {"tickets", &s->tickets},     {"deadlines", &s->deadlines}, {"complaints", &s->complaints},
                         {"unhandled", &s->unhandled}, {"customers", &s->customers},
+                        {"alert_states", &s->alert_states}, {"alert_history", &s->alert_history},
+                        {"alert_silences", &s->alert_silences},
                 };
                 for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
                         if ((rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)))

@@ -16,6 +16,9 @@
  *   complaints complaint id                -> see ingest/complaints.h
  *   unhandled  deadline(u64 BE) + complaint id -> see ingest/complaints.h
  *   customers  customer id                 -> see ingest/complaints.h
+ *   alert_states   rule + scope            -> see alerts/states.h
+ *   alert_history  ts(u64 BE) + notice id  -> see alerts/history.h
+ *   alert_silences silence id(u64 BE)      -> see alerts/silences.h
  *
  * Compatibility rules: a raterd opens a store whose format is equal to its
  * own, and initialises an empty one. A store of another format is refused
@@ -42,6 +45,7 @@ typedef struct {
         MDB_env *env;
         MDB_dbi meta, dedup, buckets, hbuckets, sketches, hsketches, gauges;
         MDB_dbi tickets, deadlines, complaints, unhandled, customers;
+        MDB_dbi alert_states, alert_history, alert_silences;
         char *path;
 } Store;
 

@@ -14,6 +14,10 @@ test process) and its process gets PR_SET_PDEATHSIG, so a crashed or killed
 test never leaves a raterd behind. Every wait is bounded in time and count.
 Only 127.0.0.1 and ipc:// endpoints are used.
 
+Alerts: d.subscribe() is a SUB on the daemon's alert PUB socket that
+returns once connected; d.write_config(extra) rewrites the configuration
+file (then SIGHUP with d.sighup() or `raterctl reload`).
+
 Environment: RATERD, RATERCTL, RATER_PUB (binary paths), RATER_IT_KEEP=1
 keeps the temp dirs, RATER_IT_VERBOSE=1 prints every daemon log at close.
 """
@@ -247,6 +251,19 @@ class Daemon:
         self.config_path = os.path.join(self.tmp, "raterd.conf")
         self.log_path = os.path.join(self.tmp, "raterd.log")
         self.args = list(args)
+        self.write_config(extra_config, config_text=config_text)
+        self.ctx = zmq.Context()
+        self.proc = None
+        self.exits = []  # exit codes of earlier runs
+        self.expected_exit = False
+        _live.append(self)
+        if start:
+            self.start()
+
+    def write_config(self, extra_config="", *, config_text=None):
+        """(Re)writes the configuration file: the generated endpoints with
+        extra_config appended, or config_text verbatim. A running daemon
+        reads it again on SIGHUP (sighup()) or `raterctl reload`."""
         if config_text is None:
             config_text = (
                 "[daemon]\n"
@@ -257,15 +274,10 @@ class Daemon:
                 "[alerts]\n"
                 "bind = %s\n" % (self.control_ep, self.ingest_ep, self.reliable_ep, self.alerts_ep)
             ) + extra_config
-        with open(self.config_path, "w") as f:
+        tmp = self.config_path + ".new"
+        with open(tmp, "w") as f:
             f.write(config_text)
-        self.ctx = zmq.Context()
-        self.proc = None
-        self.exits = []  # exit codes of earlier runs
-        self.expected_exit = False
-        _live.append(self)
-        if start:
-            self.start()
+        os.replace(tmp, self.config_path)
 
     # -- process ----------------------------------------------------------
     def start(self):
@@ -334,6 +346,10 @@ class Daemon:
         rc = self.proc.wait(10)
         self.exits.append(rc)
         return rc
+
+    def sighup(self):
+        assert self.alive(), "raterd is not running"
+        self.proc.send_signal(signal.SIGHUP)
 
     def restart(self):
         if self.alive():
@@ -521,6 +537,12 @@ class Daemon:
         finally:
             s.close(5000)
 
+    def subscribe(self, topics=(b"alert.",), timeout=5.0):
+        """An AlertSubscriber on the daemon's alert PUB socket, returned
+        once connected (so the next notice is not lost to the slow
+        joiner)."""
+        return AlertSubscriber(self.ctx, self.alerts_ep, topics, timeout)
+
     def wait_count(self, want, scope="all", window="1h", timeout=5.0):
         """Waits until feedback_count of scope equals want."""
         return wait_until(lambda: self.count(scope, window) == want, timeout,
@@ -543,6 +565,58 @@ class Daemon:
     def rater_pub(self, *args, timeout=30.0, input=None, env=None):
         require_binary(RATER_PUB, "rater-pub")
         return run([RATER_PUB] + [str(a) for a in args], timeout=timeout, env=env, input=input)
+
+
+class AlertSubscriber:
+    """A SUB on raterd's alert PUB socket (CONTRACT.md section 4). recv()
+    returns (topic, payload dict). A socket monitor tells when the
+    connection (or a reconnection after a restart) is up."""
+
+    GRACE = 0.2  # after the handshake, for the subscription to reach the PUB
+
+    def __init__(self, ctx, endpoint, topics=(b"alert.",), timeout=5.0):
+        self.sock = ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        for t in topics:
+            self.sock.setsockopt(zmq.SUBSCRIBE, t.encode() if isinstance(t, str) else t)
+        self.mon = self.sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self.sock.connect(endpoint)
+        self.wait_connected(timeout)
+
+    def wait_connected(self, timeout=5.0):
+        """Waits for the next successful handshake with the daemon."""
+        from zmq.utils.monitor import recv_monitor_message
+        if not self.mon.poll(int(timeout * 1000)):
+            raise AssertionError("alert subscriber: no connection within %.0fs" % timeout)
+        recv_monitor_message(self.mon)
+        time.sleep(self.GRACE)
+
+    def recv(self, timeout=5.0):
+        """The next notice as (topic, dict); AssertionError on timeout."""
+        if not self.sock.poll(int(timeout * 1000)):
+            raise AssertionError("no alert within %.1fs" % timeout)
+        frames = self.sock.recv_multipart()
+        assert len(frames) == 2, "alert has %d frames: %r" % (len(frames), frames)
+        payload = msgpack.unpackb(frames[1], raw=False)
+        assert isinstance(payload, dict), "alert payload is not a map: %r" % (payload,)
+        return frames[0].decode(), payload
+
+    def recv_all(self, quiet=0.5, timeout=10.0):
+        """Every notice until none came for `quiet` seconds (bounded)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.sock.poll(int(quiet * 1000)):
+            out.append(self.recv(0))
+        return out
+
+    def close(self):
+        try:
+            self.sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        self.mon.close(0)
+        self.sock.close(0)
 
 
 class DaemonTestCase(unittest.TestCase):

@@ -48,6 +48,30 @@ static const Row rows[] = {
         {"5: rule severity off", "[rule r1]\nindex = csat\nscope = all\nwindow = 1h\nbelow = 8\nseverity = off\n",
          "t.conf:6: invalid severity 'off'"},
         {"5: rule bad name", "[rule bad name]\nindex = csat\n", "invalid rule name"},
+        {"5: rule on grade (no number)", "[rule g]\nindex = grade\nscope = all\nwindow = 1h\nbelow = 80\n",
+         "t.conf:2: rule 'g': index 'grade' is a word"},
+        {"5: rule on a ticket index", "[rule t]\nindex = frt_p90\nscope = team:*\nwindow = 24h\nabove = 3600\n", NULL},
+        {"5: rule scope patterns", "[rule a]\nindex = csat\nscope = agent:*\nwindow = 1h\nbelow = 80\n"
+                                   "[rule b]\nindex = nps\nscope = channel:chat\nwindow = 5m\nbelow = 0\n"
+                                   "[rule c]\nindex = csat\nscope = all\nwindow = 35d\nbelow = 80\n", NULL},
+        {"5: rule scope with an empty name", "[rule r1]\nindex = csat\nscope = team:\nwindow = 1h\nbelow = 5\n",
+         "t.conf:2: rule 'r1': invalid scope 'team:'"},
+        {"5: rule channel name over 32 bytes",
+         "[rule r1]\nindex = csat\nscope = channel:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nwindow = 1h\nbelow = 5\n",
+         "invalid scope"},
+        {"5: rule without scope", "[rule r1]\nindex = csat\nwindow = 1h\nbelow = 5\n", "rule 'r1' has no 'scope'"},
+        {"5: rule window zero", "[rule r1]\nindex = csat\nscope = all\nwindow = 0s\nbelow = 5\n",
+         "t.conf:2: rule 'r1' needs a positive 'window'"},
+        {"5: rule window over retention", "[rule r1]\nindex = csat\nscope = all\nwindow = 36d\nbelow = 5\n",
+         "window longer than retention"},
+        {"5: rule threshold not a number", "[rule r1]\nindex = csat\nscope = all\nwindow = 1h\nbelow = low\n",
+         "t.conf:5: invalid number 'low'"},
+        {"5: rule min_samples negative", "[rule r1]\nmin_samples = -3\n", "t.conf:2: invalid unsigned integer"},
+        {"5: rule unknown key", "[rule r1]\nindex = csat\nthreshold = 5\n", "t.conf:3: unknown key 'threshold' in [rule r1]"},
+        {"5: rule section given twice",
+         "[rule r1]\nindex = csat\n[rule r2]\nindex = nps\n[rule r1]\nscope = all\n", "t.conf:6: duplicate section [rule r1]"},
+        {"4: rule name reserved for SLA breaches",
+         "[rule sla-breach]\nindex = csat\nscope = all\nwindow = 1h\nbelow = 5\n", "reserved"},
         {"5: all weights zero",
          "[weights]\nreliability = 0\nresponsiveness = 0\nassurance = 0\nempathy = 0\ntangibles = 0\n",
          "at least one weight must be positive"},
@@ -91,6 +115,7 @@ int main(void) {
                 CHECK(c.first_response_ms[PRIORITY_URGENT] == 2000 && c.first_response_ms[PRIORITY_LOW] == 86400000,
                       "sla");
                 CHECK(c.breach_alert == SEV_CRITICAL, "breach_alert");
+                CHECK(c.path == NULL, "no path from a string");
                 CHECK(c.dedup_horizon_ms == 7LL * 86400000 && c.max_message == 65536, "defaults");
                 CHECK(strcmp(c.ingest_bind, "tcp://127.0.0.1:7400") == 0, "default bind");
                 CHECK(c.n_rules == 1 && c.rules[0].op == RULE_ABOVE && c.rules[0].threshold == 10 &&
