@@ -18,12 +18,14 @@ Alerts: d.subscribe() is a SUB on the daemon's alert PUB socket that
 returns once connected; d.write_config(extra) rewrites the configuration
 file (then SIGHUP with d.sighup() or `raterctl reload`).
 
-Environment: RATERD, RATERCTL, RATER_PUB (binary paths), RATER_IT_KEEP=1
+Environment: RATERD, RATERCTL, RATER_PUB (binary paths), RATERD_WRAPPER (a
+command line raterd runs under, such as valgrind), RATER_IT_KEEP=1
 keeps the temp dirs, RATER_IT_VERBOSE=1 prints every daemon log at close.
 """
 import atexit
 import ctypes
 import json
+import shlex
 import os
 import shutil
 import signal
@@ -38,6 +40,9 @@ import msgpack
 import zmq
 
 RATERD = os.environ.get("RATERD", "build/daemon/raterd")
+# A command line the daemon runs under, e.g. "valgrind -q --error-exitcode=99"
+# (scripts/test.sh --valgrind): its errors turn a clean exit into a failure.
+RATERD_WRAPPER = os.environ.get("RATERD_WRAPPER", "")
 RATERCTL = os.environ.get("RATERCTL", "build/clients/raterctl")
 RATER_PUB = os.environ.get("RATER_PUB", "build/clients/rater-pub")
 
@@ -288,7 +293,8 @@ class Daemon:
         self.expected_exit = False
         try:
             self.proc = subprocess.Popen(
-                [RATERD, "--config", self.config_path, "--state-dir", self.state_dir] + self.args,
+                shlex.split(RATERD_WRAPPER)
+                + [RATERD, "--config", self.config_path, "--state-dir", self.state_dir] + self.args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_child_env(),
                 preexec_fn=_pdeathsig)
         finally:
