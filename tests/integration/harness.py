@@ -368,17 +368,21 @@ class Daemon:
         if self in _live:
             _live.remove(self)
         died = False
+        bad_exit = None
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
                 try:
-                    self.proc.wait(STOP_TIMEOUT)
+                    # SIGTERM must end raterd with 0 (CONTRACT section 6);
+                    # under RATERD_WRAPPER=valgrind a memory error fails it too.
+                    bad_exit = self.proc.wait(STOP_TIMEOUT) or None
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(5)
+                    bad_exit = "no exit within %.0fs" % STOP_TIMEOUT
             elif not self.expected_exit:
                 died = True
-        if died or os.environ.get("RATER_IT_VERBOSE") == "1":
+        if died or bad_exit is not None or os.environ.get("RATER_IT_VERBOSE") == "1":
             print("\n---- raterd log (%s)%s ----\n%s" % (
                 self.tmp, " (daemon died unexpectedly)" if died else "", self.log_tail(200)), file=sys.stderr)
         try:
@@ -389,6 +393,11 @@ class Daemon:
             print("harness: kept %s" % self.tmp, file=sys.stderr)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+        if bad_exit is not None:
+            raise AssertionError("raterd ended with %r after SIGTERM at close" % (bad_exit,))
+        if died:
+            raise AssertionError("raterd died unexpectedly with %r" % (self.proc.returncode,))
 
     def __enter__(self):
         return self
