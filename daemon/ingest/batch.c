@@ -142,6 +142,49 @@ Gauges *batch_gauges(Batch *b, const Scope *s) {
         return e ? &e->gauges : NULL;
 }
 
+int batch_add_tk(Batch *b, const ScopeSet *set, int64_t ts, const TkAgg *delta) {
+        Scope scopes[4];
+        int n = scopeset_list(set, true, scopes);
+        uint32_t minute = batch_minute(ts);
+
+        for (int i = 0; i < n; i++) {
+                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
+                if (!r)
+                        return -ENOMEM;
+                tkagg_merge(&r->tk, delta);
+        }
+        return 0;
+}
+
+int batch_add_cp(Batch *b, const ScopeSet *set, int64_t ts, const CpAgg *delta) {
+        Scope scopes[4];
+        int n = scopeset_list(set, true, scopes);
+        uint32_t minute = batch_minute(ts);
+
+        for (int i = 0; i < n; i++) {
+                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
+                if (!r)
+                        return -ENOMEM;
+                cpagg_merge(&r->cp, delta);
+        }
+        return 0;
+}
+
+int batch_add_gauges(Batch *b, const ScopeSet *set, bool with_all, const Gauges *delta) {
+        Scope scopes[4];
+        int n = scopeset_list(set, with_all, scopes);
+
+        for (int i = 0; i < n; i++) {
+                Gauges *g = batch_gauges(b, &scopes[i]);
+                if (!g)
+                        return -ENOMEM;
+                g->backlog += delta->backlog;
+                g->overdue += delta->overdue;
+                g->complaints_open += delta->complaints_open;
+        }
+        return 0;
+}
+
 int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, double seconds) {
         if (b->n_samples == b->cap_samples) {
                 size_t cap = b->cap_samples ? b->cap_samples * 2 : 256;

@@ -55,6 +55,15 @@ BucketRecord *batch_bucket(Batch *b, const Scope *s, uint32_t minute);
  * until the next batch_* call. */
 Gauges *batch_gauges(Batch *b, const Scope *s);
 
+/* Adds a delta to the bucket (minute of ts) of `all` and of every known
+ * scope of set. Returns 0 or -ENOMEM. */
+int batch_add_tk(Batch *b, const ScopeSet *set, int64_t ts, const TkAgg *delta);
+int batch_add_cp(Batch *b, const ScopeSet *set, int64_t ts, const CpAgg *delta);
+
+/* Adds a delta to the gauges of every known scope of set, and of `all`
+ * when with_all. Returns 0 or -ENOMEM. */
+int batch_add_gauges(Batch *b, const ScopeSet *set, bool with_all, const Gauges *delta);
+
 /* Queues one duration sample (seconds) for the sketch (scope, minute,
  * which). Returns 0 or -ENOMEM. */
 int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, double seconds);

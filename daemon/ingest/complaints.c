@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "ingest/complaints.h"
+#include "store/deadlines.h"
 
-#define UNHANDLED_KEY_MAX (8 + PROTO_ID_MAX)
 #define CUSTOMER_HEADER 16
 
 static_assert(sizeof(ComplaintState) == 40 + sizeof(ScopeSet) + 2, "ComplaintState must have no padding");
@@ -23,15 +23,6 @@ typedef struct {
 } CustomerRecord;
 
 static_assert(offsetof(CustomerRecord, complaint) == CUSTOMER_HEADER, "customer record header");
-
-static size_t unhandled_key(int64_t deadline, const char *id, size_t len, uint8_t *buf) {
-        uint64_t d = deadline < 0 ? 0 : (uint64_t)deadline;
-
-        for (int i = 0; i < 8; i++)
-                buf[i] = (uint8_t)(d >> (56 - 8 * i));
-        memcpy(buf + 8, id, len);
-        return 8 + len;
-}
 
 static bool state_read(const MDB_val *v, ComplaintState *out) {
         if (v->mv_size != sizeof(ComplaintState) || ((const uint8_t *)v->mv_data)[0] != COMPLAINT_STATE_V1)
@@ -72,38 +63,10 @@ static bool customer_read(const MDB_val *v, CustomerRecord *out) {
         return true;
 }
 
-/* Adds a CpAgg delta to the minute of ts of every scope of the complaint. */
-static int add_cp(Batch *b, const ComplaintState *s, int64_t ts, const CpAgg *delta) {
-        Scope scopes[4];
-        int n = scopeset_list(&s->scopes, true, scopes);
-        uint32_t minute = batch_minute(ts);
-
-        for (int i = 0; i < n; i++) {
-                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
-                if (!r)
-                        return -ENOMEM;
-                cpagg_merge(&r->cp, delta);
-        }
-        return 0;
-}
-
-static int add_open_gauge(Batch *b, const ScopeSet *set, bool with_all, int64_t delta) {
-        Scope scopes[4];
-        int n = scopeset_list(set, with_all, scopes);
-
-        for (int i = 0; i < n; i++) {
-                Gauges *g = batch_gauges(b, &scopes[i]);
-                if (!g)
-                        return -ENOMEM;
-                g->complaints_open += delta;
-        }
-        return 0;
-}
-
 /* Unhandled points count in the minute the complaint passed its deadline,
  * whoever notices it (the sweep, or a resolution that came too late). */
 static int score_unhandled(Batch *b, ComplaintState *s, const Config *c) {
-        int r = add_cp(b, s, s->deadline_ts, &(CpAgg){.unhandled = 1, .scored = 1, .points = c->points[POINTS_UNHANDLED]});
+        int r = batch_add_cp(b, &s->scopes, s->deadline_ts, &(CpAgg){.unhandled = 1, .scored = 1, .points = c->points[POINTS_UNHANDLED]});
 
         if (!r)
                 s->flags |= CP_F_UNHANDLED;
@@ -111,15 +74,15 @@ static int score_unhandled(Batch *b, ComplaintState *s, const Config *c) {
 }
 
 static int put_deadline(Store *st, MDB_txn *txn, const ComplaintState *s, const char *id, size_t len) {
-        uint8_t key[UNHANDLED_KEY_MAX];
-        MDB_val k = {unhandled_key(s->deadline_ts, id, len, key), key}, v = {0, NULL};
+        uint8_t key[DEADLINE_KEY_MAX];
+        MDB_val k = {deadline_key(s->deadline_ts, id, len, key), key}, v = {0, NULL};
 
         return store_err(mdb_put(txn, st->unhandled, &k, &v, 0));
 }
 
 static int del_deadline(Store *st, MDB_txn *txn, const ComplaintState *s, const char *id, size_t len) {
-        uint8_t key[UNHANDLED_KEY_MAX];
-        MDB_val k = {unhandled_key(s->deadline_ts, id, len, key), key};
+        uint8_t key[DEADLINE_KEY_MAX];
+        MDB_val k = {deadline_key(s->deadline_ts, id, len, key), key};
         int rc = mdb_del(txn, st->unhandled, &k, NULL);
 
         return rc == MDB_NOTFOUND ? 0 : store_err(rc);
@@ -144,7 +107,7 @@ static int note_customer(Store *st, MDB_txn *txn, Batch *b, const ComplaintState
                 return 0;
         if (known && rec.opened_ts >= ev->ts - COMPLAINT_REPEAT_MS &&
             (rec.len != len || memcmp(rec.complaint, id, len) != 0)) {
-                if ((r = add_cp(b, s, ev->ts, &(CpAgg){.repeat = 1})))
+                if ((r = batch_add_cp(b, &s->scopes, ev->ts, &(CpAgg){.repeat = 1})))
                         return r;
         }
         memset(&rec, 0, sizeof(rec));
@@ -160,7 +123,7 @@ static int apply_opened(Store *st, MDB_txn *txn, Batch *b, const Config *c, Comp
                         const char *id, size_t len) {
         int r;
 
-        if ((r = add_cp(b, s, ev->ts, &(CpAgg){.opened = 1})))
+        if ((r = batch_add_cp(b, &s->scopes, ev->ts, &(CpAgg){.opened = 1})))
                 return r;
         if (s->flags & CP_F_OPENED)
                 return 0; /* a second `opened` (new event id) counts, changes nothing else */
@@ -178,7 +141,7 @@ static int apply_opened(Store *st, MDB_txn *txn, Batch *b, const Config *c, Comp
                 return 0;
         }
         s->flags |= CP_F_OPEN;
-        if ((r = add_open_gauge(b, &s->scopes, true, 1)))
+        if ((r = batch_add_gauges(b, &s->scopes, true, &(Gauges){.complaints_open = 1})))
                 return r;
         return put_deadline(st, txn, s, id, len);
 }
@@ -187,7 +150,7 @@ static int apply_resolved(Store *st, MDB_txn *txn, Batch *b, const Config *c, Co
                           const char *id, size_t len) {
         int r;
 
-        if ((r = add_cp(b, s, ev->ts, &(CpAgg){.resolved = 1})))
+        if ((r = batch_add_cp(b, &s->scopes, ev->ts, &(CpAgg){.resolved = 1})))
                 return r;
         if (s->flags & CP_F_RESOLVED)
                 return 0; /* a second `resolved` (new event id) counts, is not scored again */
@@ -203,14 +166,14 @@ static int apply_resolved(Store *st, MDB_txn *txn, Batch *b, const Config *c, Co
         }
         if (s->flags & CP_F_OPEN) {
                 s->flags &= (uint8_t)~CP_F_OPEN;
-                if ((r = add_open_gauge(b, &s->scopes, true, -1)))
+                if ((r = batch_add_gauges(b, &s->scopes, true, &(Gauges){.complaints_open = -1})))
                         return r;
         }
         if (ev->outcome < 0 || ev->outcome >= _OUTCOME_MAX)
                 return 0; /* the decoder requires an outcome; nothing to score without one */
         s->flags |= CP_F_SCORED;
         s->outcome = (uint8_t)ev->outcome;
-        return add_cp(b, s, ev->ts, &(CpAgg){.scored = 1, .points = c->points[1 + ev->outcome]});
+        return batch_add_cp(b, &s->scopes, ev->ts, &(CpAgg){.scored = 1, .points = c->points[1 + ev->outcome]});
 }
 
 int complaints_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Event *ev) {
@@ -230,7 +193,7 @@ int complaints_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const E
 
         /* A scope learnt now starts counting an open complaint from now on. */
         added = scopeset_fill(&s.scopes, ev);
-        if ((s.flags & CP_F_OPEN) && (r = add_open_gauge(b, &added, false, 1)))
+        if ((s.flags & CP_F_OPEN) && (r = batch_add_gauges(b, &added, false, &(Gauges){.complaints_open = 1})))
                 return r;
         if (ev->ts > s.last_ts)
                 s.last_ts = ev->ts;
@@ -263,17 +226,14 @@ int complaints_sweep(Store *st, MDB_txn *txn, Batch *b, const Config *c, int64_t
                 return store_err(rc);
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         while (rc == 0 && *swept < max) {
-                const uint8_t *p = k.mv_data;
-                const char *id = (const char *)p + 8;
-                size_t len = k.mv_size - 8;
-                uint64_t deadline = 0;
+                const char *id;
+                size_t len;
+                int64_t deadline;
                 ComplaintState s;
 
-                if (k.mv_size <= 8)
+                if (!deadline_key_parse(&k, &deadline, &id, &len))
                         goto drop;
-                for (int i = 0; i < 8; i++)
-                        deadline = deadline << 8 | p[i];
-                if (deadline > (uint64_t)INT64_MAX || (int64_t)deadline > now_ms)
+                if (deadline > now_ms)
                         break;
                 r = complaints_get(st, txn, id, len, &s);
                 if (r == 0 && (s.flags & CP_F_OPENED) && !(s.flags & (CP_F_RESOLVED | CP_F_UNHANDLED))) {

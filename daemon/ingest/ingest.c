@@ -19,6 +19,7 @@
 #include "ingest/complaints.h"
 #include "ingest/ingest.h"
 #include "ingest/tickets.h"
+#include "store/deadlines.h"
 #include "store/dedup.h"
 #include "util/clock.h"
 #include "util/endpoints.h"
@@ -452,25 +453,6 @@ void ingest_on_commit(Ingest *in, IngestCommitFn fn, void *userdata) {
         in->on_commit_data = userdata;
 }
 
-/* Whether the first key of a deadline database (u64 BE ms + id) is due. */
-static bool first_due(MDB_txn *txn, MDB_dbi dbi, int64_t now) {
-        MDB_cursor *c;
-        MDB_val k, v;
-        bool due = false;
-
-        if (mdb_cursor_open(txn, dbi, &c))
-                return false;
-        if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0) {
-                const uint8_t *p = k.mv_data;
-                uint64_t d = 0;
-                for (size_t i = 0; i < 8 && i < k.mv_size; i++)
-                        d = d << 8 | p[i];
-                due = k.mv_size < 8 || (int64_t)d <= now;
-        }
-        mdb_cursor_close(c);
-        return due;
-}
-
 int ingest_sweep(Ingest *in, int64_t now) {
         int r;
 
@@ -481,7 +463,7 @@ int ingest_sweep(Ingest *in, int64_t now) {
                 bool due;
                 if ((r = store_begin(in->store, MDB_RDONLY, &rtxn)))
                         return r;
-                due = first_due(rtxn, in->store->deadlines, now) || first_due(rtxn, in->store->unhandled, now);
+                due = deadline_first_due(rtxn, in->store->deadlines, now) || deadline_first_due(rtxn, in->store->unhandled, now);
                 mdb_txn_abort(rtxn);
                 if (!due)
                         return 0;

@@ -3,17 +3,7 @@
 #include <string.h>
 
 #include "ingest/tickets.h"
-
-#define DEADLINE_KEY_MAX (8 + PROTO_ID_MAX)
-
-static size_t deadline_key(int64_t deadline, const char *id, size_t len, uint8_t *buf) {
-        uint64_t d = deadline < 0 ? 0 : (uint64_t)deadline;
-
-        for (int i = 0; i < 8; i++)
-                buf[i] = (uint8_t)(d >> (56 - 8 * i));
-        memcpy(buf + 8, id, len);
-        return 8 + len;
-}
+#include "store/deadlines.h"
 
 int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState *out) {
         MDB_val k = {len, (void *)id}, v;
@@ -32,77 +22,15 @@ static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const 
         return store_err(mdb_put(txn, st->tickets, &k, &v, 0));
 }
 
-/* Adds a bucket delta to every scope of the ticket. */
-typedef void (*TkFn)(TkAgg *a, double arg);
-
-static int each_bucket(Batch *b, const TicketState *t, int64_t ts, TkFn fn, double arg) {
-        Scope scopes[4];
-        int n = scopeset_list(&t->scopes, true, scopes);
-        uint32_t minute = batch_minute(ts);
-
-        for (int i = 0; i < n; i++) {
-                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
-                if (!r)
-                        return -ENOMEM;
-                fn(&r->tk, arg);
-        }
-        return 0;
-}
-
-static int each_gauge(Batch *b, const ScopeSet *set, int64_t backlog, int64_t overdue) {
-        Scope scopes[4];
-        int n = scopeset_list(set, true, scopes);
-
-        for (int i = 0; i < n; i++) {
-                Gauges *g = batch_gauges(b, &scopes[i]);
-                if (!g)
-                        return -ENOMEM;
-                g->backlog += backlog;
-                g->overdue += overdue;
-        }
-        return 0;
-}
-
-static void add_opened(TkAgg *a, double x) {
-        a->opened++;
-}
-static void add_resolved(TkAgg *a, double x) {
-        a->resolved++;
-}
-static void add_reopened(TkAgg *a, double x) {
-        a->reopened++;
-}
-static void add_frt(TkAgg *a, double s) {
-        a->frt_n++;
-        a->frt_sum += s;
-}
-static void add_res(TkAgg *a, double s) {
-        a->res_n++;
-        a->res_sum += s;
-}
-static void add_sla_met(TkAgg *a, double x) {
-        a->sla_due++;
-        a->sla_met++;
-}
-static void add_sla_breach(TkAgg *a, double x) {
-        a->sla_due++;
-        a->sla_breaches++;
-}
-static void add_fcr_ok(TkAgg *a, double x) {
-        a->fcr_n++;
-        a->fcr_ok++;
-}
-static void add_fcr_miss(TkAgg *a, double x) {
-        a->fcr_n++;
-}
-
 /* Records a duration (first response or resolution) in sums and sketch. */
 static int measure(Batch *b, const TicketState *t, int64_t at, int64_t start, uint8_t which) {
         Scope scopes[4];
         int n = scopeset_list(&t->scopes, true, scopes), r;
         double s = at > start ? (double)(at - start) / 1000.0 : 0;
 
-        if ((r = each_bucket(b, t, at, which == SKETCH_FRT ? add_frt : add_res, s)))
+        TkAgg d = which == SKETCH_FRT ? (TkAgg){.frt_n = 1, .frt_sum = s} : (TkAgg){.res_n = 1, .res_sum = s};
+
+        if ((r = batch_add_tk(b, &t->scopes, at, &d)))
                 return r;
         for (int i = 0; i < n; i++)
                 if ((r = batch_add_sample(b, &scopes[i], batch_minute(at), which, s)))
@@ -126,8 +54,8 @@ static int settle_response(Store *st, MDB_txn *txn, Batch *b, TicketState *t, co
         }
         if (!(t->flags & TK_F_SLA_DONE)) {
                 bool met = t->first_response_ts <= t->deadline_ts;
-                r = each_bucket(b, t, met ? t->first_response_ts : t->deadline_ts, met ? add_sla_met : add_sla_breach,
-                                0);
+                r = batch_add_tk(b, &t->scopes, met ? t->first_response_ts : t->deadline_ts,
+                                 met ? &(TkAgg){.sla_due = 1, .sla_met = 1} : &(TkAgg){.sla_due = 1, .sla_breaches = 1});
                 if (r)
                         return r;
                 t->flags |= TK_F_SLA_DONE;
@@ -137,7 +65,7 @@ static int settle_response(Store *st, MDB_txn *txn, Batch *b, TicketState *t, co
                         return store_err(rc);
         }
         if (t->flags & TK_F_OVERDUE) {
-                if ((r = each_gauge(b, &t->scopes, 0, -1)))
+                if ((r = batch_add_gauges(b, &t->scopes, true, &(Gauges){.overdue = -1})))
                         return r;
                 t->flags &= (uint8_t)~TK_F_OVERDUE;
         }
@@ -167,10 +95,11 @@ static int set_open(Batch *b, TicketState *t, bool open, int64_t ts) {
                 return 0;
         if (open) {
                 t->flags |= TK_F_OPEN;
-                return each_gauge(b, &t->scopes, 1, 0);
+                return batch_add_gauges(b, &t->scopes, true, &(Gauges){.backlog = 1});
         }
         t->flags &= (uint8_t)~TK_F_OPEN;
-        r = each_gauge(b, &t->scopes, -1, (t->flags & TK_F_OVERDUE) ? -1 : 0);
+        r = batch_add_gauges(b, &t->scopes, true,
+                             &(Gauges){.backlog = -1, .overdue = (t->flags & TK_F_OVERDUE) ? -1 : 0});
         t->flags &= (uint8_t)~TK_F_OVERDUE;
         return r;
 }
@@ -192,23 +121,15 @@ int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Even
 
         /* A scope learnt now starts counting an open ticket from now on. */
         added = scopeset_fill(&t.scopes, ev);
-        if (t.flags & TK_F_OPEN) {
-                Scope s[4];
-                int n = scopeset_list(&added, false, s);
-                for (int i = 0; i < n; i++) {
-                        Gauges *g = batch_gauges(b, &s[i]);
-                        if (!g)
-                                return -ENOMEM;
-                        g->backlog++;
-                        g->overdue += (t.flags & TK_F_OVERDUE) ? 1 : 0;
-                }
-        }
+        if ((t.flags & TK_F_OPEN) &&
+            (r = batch_add_gauges(b, &added, false, &(Gauges){.backlog = 1, .overdue = (t.flags & TK_F_OVERDUE) ? 1 : 0})))
+                return r;
         if (ev->ts > t.last_ts)
                 t.last_ts = ev->ts;
 
         switch (ev->ticket_status) {
         case TICKET_OPENED:
-                if ((r = each_bucket(b, &t, ev->ts, add_opened, 0)))
+                if ((r = batch_add_tk(b, &t.scopes, ev->ts, &(TkAgg){.opened = 1})))
                         return r;
                 if (t.flags & TK_F_OPENED)
                         break; /* a second `opened` (new event id) counts, changes nothing else */
@@ -240,8 +161,8 @@ int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Even
         case TICKET_RESOLVED:
                 /* FCR: at most one reply before this resolution and never
                  * reopened before it. */
-                if ((r = each_bucket(b, &t, ev->ts, add_resolved, 0)) ||
-                    (r = each_bucket(b, &t, ev->ts, t.responses <= 1 && t.reopens == 0 ? add_fcr_ok : add_fcr_miss, 0)))
+                if ((r = batch_add_tk(b, &t.scopes, ev->ts,
+                                      &(TkAgg){.resolved = 1, .fcr_n = 1, .fcr_ok = t.responses <= 1 && t.reopens == 0})))
                         return r;
                 if (!(t.flags & TK_F_RESOLVED) || (ev->ts < t.first_resolved_ts && !(t.flags & TK_F_RES_DONE))) {
                         t.first_resolved_ts = ev->ts;
@@ -252,7 +173,7 @@ int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Even
                 break;
         case TICKET_REOPENED:
                 t.reopens++;
-                if ((r = each_bucket(b, &t, ev->ts, add_reopened, 0)) || (r = set_open(b, &t, true, ev->ts)))
+                if ((r = batch_add_tk(b, &t.scopes, ev->ts, &(TkAgg){.reopened = 1})) || (r = set_open(b, &t, true, ev->ts)))
                         return r;
                 break;
         }
@@ -270,37 +191,36 @@ int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned ma
                 return store_err(rc);
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         while (rc == 0 && done < max) {
-                const uint8_t *p = k.mv_data;
-                uint64_t deadline = 0;
+                const char *id;
+                size_t len;
+                int64_t deadline;
                 TicketState t;
 
-                if (k.mv_size <= 8)
+                if (!deadline_key_parse(&k, &deadline, &id, &len))
                         goto drop;
-                for (int i = 0; i < 8; i++)
-                        deadline = deadline << 8 | p[i];
-                if ((int64_t)deadline > now_ms)
+                if (deadline > now_ms)
                         break;
-                r = tickets_get(st, txn, (const char *)p + 8, k.mv_size - 8, &t);
+                r = tickets_get(st, txn, id, len, &t);
                 if (r == 0 && (t.flags & TK_F_OPENED) && !(t.flags & TK_F_SLA_DONE) &&
                     !(t.flags & TK_F_RESPONDED)) {
                         /* Counted when the deadline passes, no event needed. */
-                        if ((r = each_bucket(b, &t, t.deadline_ts, add_sla_breach, 0)))
+                        if ((r = batch_add_tk(b, &t.scopes, t.deadline_ts, &(TkAgg){.sla_due = 1, .sla_breaches = 1})))
                                 break;
                         t.flags |= TK_F_SLA_DONE;
                         {
                                 Breach br = {.scopes = t.scopes, .deadline_ms = t.deadline_ts,
                                              .priority = t.priority};
-                                memcpy(br.ticket, p + 8, k.mv_size - 8);
-                                br.ticket[k.mv_size - 8] = '\0';
+                                memcpy(br.ticket, id, len);
+                                br.ticket[len] = '\0';
                                 if ((r = batch_add_breach(b, &br)))
                                         break;
                         }
                         if (t.flags & TK_F_OPEN) {
-                                if ((r = each_gauge(b, &t.scopes, 0, 1)))
+                                if ((r = batch_add_gauges(b, &t.scopes, true, &(Gauges){.overdue = 1})))
                                         break;
                                 t.flags |= TK_F_OVERDUE;
                         }
-                        if ((r = put_state(st, txn, (const char *)p + 8, k.mv_size - 8, &t)))
+                        if ((r = put_state(st, txn, id, len, &t)))
                                 break;
                 } else if (r && r != STORE_E_NOTFOUND && r != STORE_E_FORMAT) {
                         break;
