@@ -39,6 +39,7 @@ struct Batch {
         Breach *breaches;
         size_t n_breaches, cap_breaches;
         Sketch *scratch;  /* one sketch accumulator at flush */
+        uint8_t *enc;     /* its encoding, SKETCH_ENCODED_MAX bytes */
 };
 
 int batch_new(Batch **out) {
@@ -49,7 +50,8 @@ int batch_new(Batch **out) {
         b->n_slots = 1024;
         b->slots = calloc(b->n_slots, sizeof(*b->slots));
         b->scratch = malloc(sizeof(Sketch));
-        if (!b->slots || !b->scratch)
+        b->enc = malloc(SKETCH_ENCODED_MAX);
+        if (!b->slots || !b->scratch || !b->enc)
                 return -ENOMEM;
         *out = TAKE_PTR(b);
         return 0;
@@ -65,6 +67,7 @@ Batch *batch_free(Batch *b) {
                 free(b->touched);
                 free(b->breaches);
                 free(b->scratch);
+                free(b->enc);
                 free(b);
         }
         return NULL;
@@ -290,7 +293,7 @@ static int flush_samples(Batch *b, Store *st, MDB_txn *txn, BucketRes res) {
                 while (j < b->n_samples && sample_cmp(&b->samples[i], &b->samples[j]) == 0)
                         b->values[n++] = b->samples[j++].value;
                 r = buckets_sketch_add(st, txn, res, &b->samples[i].scope, b->samples[i].minute, b->samples[i].which,
-                                       b->values, n, b->scratch);
+                                       b->values, n, b->scratch, b->enc);
                 if (r)
                         return r;
                 i = j;

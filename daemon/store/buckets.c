@@ -175,10 +175,9 @@ static size_t sketch_key(const Scope *s, uint32_t minute, uint8_t which, uint8_t
 }
 
 int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, uint8_t which,
-                       const double *values, size_t n, Sketch *scratch) {
+                       const double *values, size_t n, Sketch *scratch, uint8_t *enc) {
         uint8_t kbuf[BUCKET_KEY_MAX + 1];
         MDB_val k = {sketch_key(s, minute, which, kbuf), kbuf}, v;
-        uint8_t *enc;
         size_t len;
         int rc;
 
@@ -192,14 +191,9 @@ int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, u
         }
         for (size_t i = 0; i < n; i++)
                 sketch_add(scratch, values[i]);
-        enc = malloc(sketch_encoded_max());
-        if (!enc)
-                return -ENOMEM;
-        len = sketch_encode(scratch, enc, sketch_encoded_max());
+        len = sketch_encode(scratch, enc, SKETCH_ENCODED_MAX);
         v = (MDB_val){len, enc};
-        rc = mdb_put(txn, sketches_db(st, res), &k, &v, 0);
-        free(enc);
-        return store_err(rc);
+        return store_err(mdb_put(txn, sketches_db(st, res), &k, &v, 0));
 }
 
 int buckets_sketch_sum(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t from, uint32_t to, uint8_t which,

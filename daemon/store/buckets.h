@@ -59,10 +59,11 @@ int buckets_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t
 int buckets_sum(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum);
 
 /* Adds n samples (seconds) to the stored sketch (scope, minute, which)
- * inside txn; scratch is a caller-provided accumulator (a Sketch is large).
- * Returns 0 or an error. */
-int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, uint8_t which, const double *values,
-                       size_t n, Sketch *scratch);
+ * inside txn; scratch is a caller-provided accumulator and enc a buffer of
+ * SKETCH_ENCODED_MAX bytes (both large: kept by the caller, not allocated
+ * per call). Returns 0 or an error. */
+int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, uint8_t which,
+                       const double *values, size_t n, Sketch *scratch, uint8_t *enc);
 
 /* Merges the stored sketches (scope, from <= minute <= to, which) into acc.
  * Returns 0 or an error; unreadable sketches are skipped. */
