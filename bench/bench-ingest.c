@@ -1,90 +1,76 @@
 /* bench/bench-ingest.c: raterd ingest throughput against its ceilings.
  *
- * One run measures, with the same pre-encoded feedback events:
+ * The default run measures, with the same pre-encoded feedback events:
  *   1. a bare ZeroMQ PUB->SUB pair over tcp loopback (the transport ceiling);
  *   2. the real daemon's fire-and-forget path (XPUB -> its SUB bind);
  *   3. its acknowledged path (DEALER -> its ROUTER, W events in flight);
  *   4. LMDB's durable (fsync'd) commit rate on the same file system, which
  *      bounds the acknowledged path at commits/s x events per batch;
  * then reads the daemon's peak RSS, stops it with SIGTERM and prints a
- * summary. Only 127.0.0.1 and ipc:// endpoints are used; every wait is
- * bounded, and a hard timeout kills the daemon and fails the run.
+ * summary.
+ *
+ * `--mix` measures the realistic mix of mix.h instead: the same bare
+ * PUB->SUB ceiling for those messages, then the daemon's SUB path at the
+ * highest rate it keeps up with, its peak RSS and CPU, and the size of its
+ * LMDB store after the run. SUB drops at its high water mark, so the
+ * publisher keeps at most --window events outstanding (sent but not yet
+ * read by the daemon, from the `received` counter of its status), well
+ * under the daemon's receive HWM; or, with --pace R, sends open loop at R
+ * events/s and reports what was lost. Lost events are always counted:
+ * sent - (applied + duplicate + rejected + failed).
+ *
+ * Only 127.0.0.1 and ipc:// endpoints are used; every wait is bounded, and
+ * a hard timeout kills the daemon and fails the run.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <msgpack.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "daemon.h"
+#include "events.h"
+#include "mix.h"
+#include "util.h"
+
 #define DEFAULT_RATERD "build/daemon/raterd"
 #define DEFAULT_N 200000
+#define DEFAULT_MIX_N 10000000
 #define DEFAULT_WINDOW 20000
+#define DEFAULT_MIX_WINDOW 50000
 #define DEFAULT_TIMEOUT_S 120
+#define DEFAULT_MIX_TIMEOUT_S 1200
 #define MAX_N 10000000
 
-#define N_TEAMS 200
-#define N_AGENTS 10000
-#define TOPIC "feedback"
-
 #define STALL_MS 5000          /* no progress for this long ends a phase */
-#define PHASE_MS 60000         /* no phase runs longer */
+#define PHASE_MS 60000         /* no phase of the default run lasts longer */
 #define STATUS_POLL_MS 10      /* fire-and-forget progress sampling */
-#define STATUS_TIMEOUT_MS 2000 /* one control request */
-#define READY_MS 10000         /* daemon start-up */
-#define STOP_MS 15000          /* daemon shutdown after SIGTERM */
+#define MIX_POLL_MS 20         /* mix: window refresh from the daemon's counters */
+#define MIX_REPORT_MS 10000    /* mix: a progress line this often */
 #define LMDB_PROBE_MS 2000
 #define LMDB_PROBE_MAX 1000000
 
 typedef struct {
         const char *raterd;
-        bool raterd_given;
         size_t n;
         size_t window;
         bool keep;
+        bool mix;
+        double pace; /* mix: open-loop events/s; 0: windowed */
+        size_t pub_hwm; /* mix, paced: the publisher's SNDHWM */
         unsigned timeout_s;
 } Options;
-
-/* N msgpack payloads back to back; payload i is data[off[i] .. off[i+1]). */
-typedef struct {
-        char *data;
-        size_t *off;
-        size_t n;
-} EventSet;
-
-typedef struct {
-        uint64_t received, applied, duplicate, rejected, batches;
-} DaemonStatus;
-
-typedef struct {
-        pid_t pid;
-        char dir[64];
-        char config[128];
-        char state[128];
-        char log[128];
-        char control[160];
-        char sub_ep[64], router_ep[64];
-        void *zctx;
-        void *ctl; /* DEALER to the control socket; reopened after a timeout */
-} Daemon;
 
 typedef struct {
         double ceiling_rate;
@@ -98,200 +84,20 @@ typedef struct {
         long rss_kib;
 } Results;
 
-/* For the signal handler: what to kill when the run is cut short. */
-static volatile sig_atomic_t g_daemon_pid, g_child_pid;
-static char g_dir[64];
-
-/* ---- small helpers ---------------------------------------------------- */
-
-static int64_t mono_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ms(void) {
-        return mono_ns() / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-static double seconds(int64_t ns) {
-        return (double)ns / 1e9;
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("bench-ingest: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-static void *zsocket(void *zctx, int type, int sndhwm, int rcvhwm) {
-        void *s = zmq_socket(zctx, type);
-        int linger = 0;
-
-        if (!s)
-                return NULL;
-        if (zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm)) < 0 ||
-            zmq_setsockopt(s, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)) < 0 ||
-            zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0) {
-                zmq_close(s);
-                return NULL;
-        }
-        return s;
-}
-
-/* Waits up to timeout_ms for the first subscription to reach an XPUB. */
-static int wait_subscription(void *xpub, long timeout_ms) {
-        int64_t deadline = mono_ms() + timeout_ms;
-        char buf[64];
-
-        while (mono_ms() < deadline) {
-                zmq_pollitem_t it = {.socket = xpub, .events = ZMQ_POLLIN};
-                if (zmq_poll(&it, 1, (long)(deadline - mono_ms())) <= 0)
-                        continue;
-                if (zmq_recv(xpub, buf, sizeof(buf), ZMQ_DONTWAIT) >= 1 && buf[0] == 1)
-                        return 0;
-        }
-        return -ETIMEDOUT;
-}
-
-/* ---- events ----------------------------------------------------------- */
-
 typedef struct {
-        uint64_t s;
-} Rng;
-
-static uint64_t rng_next(Rng *r) {
-        /* xorshift64* */
-        r->s ^= r->s >> 12;
-        r->s ^= r->s << 25;
-        r->s ^= r->s >> 27;
-        return r->s * 2685821657736338717ULL;
-}
-
-static unsigned rng_below(Rng *r, unsigned n) {
-        return (unsigned)((rng_next(r) >> 32) % n);
-}
-
-static void pack_cstr(msgpack_packer *pk, const char *s) {
-        size_t n = strlen(s);
-
-        msgpack_pack_str(pk, n);
-        msgpack_pack_str_body(pk, s, n);
-}
-
-/* Scores lean positive, as real CSAT surveys do. */
-static unsigned pick_score(Rng *r) {
-        static const unsigned cumulative[5] = {6, 13, 27, 62, 100};
-        unsigned x = rng_below(r, 100);
-
-        for (unsigned i = 0; i < 5; i++)
-                if (x < cumulative[i])
-                        return i + 1;
-        return 5;
-}
-
-static void pack_feedback(msgpack_packer *pk, Rng *r, const char *tag, size_t i, int64_t ts) {
-        static const char *const channels[4] = {"phone", "email", "chat", "web"};
-        const char *dims[5] = {"reliability", "assurance", "tangibles", "empathy", "responsiveness"};
-        unsigned agent = rng_below(r, N_AGENTS), score = pick_score(r), n_dims = 2 + rng_below(r, 4);
-        int nps = (int)(2 * score) - (int)rng_below(r, 3);
-        char id[64], team[16], agent_s[16];
-
-        snprintf(id, sizeof(id), "%s-%07zu", tag, i);
-        snprintf(team, sizeof(team), "team-%03u", agent % N_TEAMS); /* an agent stays in one team */
-        snprintf(agent_s, sizeof(agent_s), "agent-%05u", agent);
-
-        msgpack_pack_map(pk, 8);
-        pack_cstr(pk, "id");
-        pack_cstr(pk, id);
-        pack_cstr(pk, "ts");
-        msgpack_pack_int64(pk, ts);
-        pack_cstr(pk, "team");
-        pack_cstr(pk, team);
-        pack_cstr(pk, "agent");
-        pack_cstr(pk, agent_s);
-        pack_cstr(pk, "channel");
-        pack_cstr(pk, channels[rng_below(r, 4)]);
-        pack_cstr(pk, "score");
-        msgpack_pack_unsigned_int(pk, score);
-        pack_cstr(pk, "rater");
-        msgpack_pack_map(pk, n_dims);
-        for (unsigned d = 0; d < n_dims; d++) {
-                /* partial Fisher-Yates: n_dims distinct dimensions */
-                unsigned j = d + rng_below(r, 5 - d), v = score + rng_below(r, 3);
-                const char *t = dims[d];
-                dims[d] = dims[j];
-                dims[j] = t;
-                v = v < 2 ? 1 : v - 1 > 5 ? 5 : v - 1;
-                pack_cstr(pk, dims[d]);
-                msgpack_pack_unsigned_int(pk, v);
-        }
-        pack_cstr(pk, "nps");
-        msgpack_pack_unsigned_int(pk, (unsigned)(nps < 0 ? 0 : nps > 10 ? 10 : nps));
-}
-
-static int event_set_build(EventSet *set, size_t n, const char *tag, uint64_t seed) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        Rng r = {seed | 1};
-
-        *set = (EventSet){.n = n, .off = malloc((n + 1) * sizeof(size_t))};
-        if (!set->off)
-                return -ENOMEM;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        for (size_t i = 0; i < n; i++) {
-                set->off[i] = sb.size;
-                pack_feedback(&pk, &r, tag, i, wall_ms());
-        }
-        set->off[n] = sb.size;
-        set->data = msgpack_sbuffer_release(&sb);
-        return set->data || n == 0 ? 0 : -ENOMEM;
-}
-
-static void event_set_free(EventSet *set) {
-        free(set->data);
-        free(set->off);
-        *set = (EventSet){0};
-}
-
-/* Sends event i as the two frames of the contract: topic, payload. */
-static int send_event(void *sock, const EventSet *set, size_t i) {
-        if (zmq_send(sock, TOPIC, sizeof(TOPIC) - 1, ZMQ_SNDMORE) < 0 ||
-            zmq_send(sock, set->data + set->off[i], set->off[i + 1] - set->off[i], 0) < 0)
-                return -errno;
-        return 0;
-}
-
-/* All N at once; with SNDHWM 0 this never blocks, the queue grows. */
-static int send_all(void *sock, const EventSet *set) {
-        for (size_t i = 0; i < set->n; i++) {
-                int r = send_event(sock, set, i);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
+        MixStats mix;
+        double mean_bytes;
+        double rate, elapsed_s;
+        uint64_t sent, received, applied, duplicate, rejected, failed, lost, batches;
+        bool completed;
+        uint64_t max_burst; /* paced: most events one send slice had to catch up */
+        const char *ended; /* why the phase ended before every event was done */
+        long rss_kib, rss_anon_kib, rss_file_kib;
+        long long cpu_ticks;
+        long long wchar; /* bytes the daemon passed to write calls (LMDB pages) */
+        DaemonStatus end;
+        long long mdb_size, mdb_disk;
+} MixResults;
 
 /* ---- 1. ceiling: bare PUB -> SUB -------------------------------------- */
 
@@ -338,32 +144,8 @@ static void ceiling_child(int wfd, size_t n) {
         _exit(write(wfd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep) ? 0 : 1);
 }
 
-static int read_full(int fd, void *buf, size_t len, long timeout_ms) {
-        int64_t deadline = mono_ms() + timeout_ms;
-        size_t got = 0;
-
-        while (got < len) {
-                struct pollfd p = {.fd = fd, .events = POLLIN};
-                int64_t left = deadline - mono_ms();
-                ssize_t k;
-
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                if (poll(&p, 1, (int)left) <= 0)
-                        continue;
-                k = read(fd, (char *)buf + got, len - got);
-                if (k == 0)
-                        return -EPIPE;
-                if (k < 0 && errno != EINTR)
-                        return -errno;
-                if (k > 0)
-                        got += (size_t)k;
-        }
-        return 0;
-}
-
 /* Rate = messages the child got / (its last receive - our first send). */
-static int run_ceiling(const EventSet *set, Results *res) {
+static int run_ceiling(const EventSet *set, double *rate, size_t *count) {
         int fds[2], status, r = -EIO;
         char ep[256];
         SubReport rep;
@@ -384,7 +166,7 @@ static int run_ceiling(const EventSet *set, Results *res) {
                 close(fds[0]);
                 ceiling_child(fds[1], set->n);
         }
-        g_child_pid = pid;
+        guard_set_child(pid);
         close(fds[1]);
 
         if (read_full(fds[0], ep, sizeof(ep), 5000) < 0 || !ep[0]) {
@@ -406,13 +188,14 @@ static int run_ceiling(const EventSet *set, Results *res) {
                 fail("ceiling: send: %s", zmq_strerror(-r));
                 goto out;
         }
-        r = read_full(fds[0], &rep, sizeof(rep), PHASE_MS);
+        /* A minute, and more for big sets (10 M take ~10 s here). */
+        r = read_full(fds[0], &rep, sizeof(rep), PHASE_MS + (long)(set->n / 50));
         if (r < 0) {
                 fail("ceiling: no report from the SUB child: %s", strerror(-r));
                 goto out;
         }
-        res->ceiling_count = rep.count;
-        res->ceiling_rate = rep.count && rep.last_ns > t0 ? (double)rep.count / seconds(rep.last_ns - t0) : 0;
+        *count = rep.count;
+        *rate = rep.count && rep.last_ns > t0 ? (double)rep.count / seconds(rep.last_ns - t0) : 0;
         printf("ceiling: %" PRIu64 "/%zu messages in %.3f s (child: first->last %.3f s)\n", rep.count, set->n,
                seconds(rep.last_ns - t0), seconds(rep.last_ns - rep.first_ns));
         r = rep.count == set->n ? 0 : -EIO;
@@ -428,267 +211,8 @@ out:
         close(fds[0]);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        g_child_pid = 0;
+        guard_set_child(0);
         return r;
-}
-
-/* ---- daemon lifecycle --------------------------------------------------- */
-
-/* Distinct free TCP ports on 127.0.0.1: all held open until all are known. */
-static int free_ports(int *ports, int n) {
-        int fds[8], r = 0, i;
-
-        for (i = 0; i < n && i < 8; i++) {
-                struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-                socklen_t alen = sizeof(a);
-
-                fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0 ||
-                    getsockname(fds[i], (struct sockaddr *)&a, &alen) < 0) {
-                        r = -errno;
-                        if (fds[i] >= 0)
-                                close(fds[i]);
-                        break;
-                }
-                ports[i] = ntohs(a.sin_port);
-        }
-        while (i-- > 0)
-                close(fds[i]);
-        return r;
-}
-
-static int write_config(Daemon *d) {
-        int ports[3], r;
-        FILE *f;
-
-        if ((r = free_ports(ports, 3)) < 0)
-                return r;
-        snprintf(d->sub_ep, sizeof(d->sub_ep), "tcp://127.0.0.1:%d", ports[0]);
-        snprintf(d->router_ep, sizeof(d->router_ep), "tcp://127.0.0.1:%d", ports[1]);
-        f = fopen(d->config, "we");
-        if (!f)
-                return -errno;
-        fprintf(f,
-                "; written by bench-ingest\n"
-                "[daemon]\n"
-                "control = %s\n"
-                "max_storage = %llu\n"
-                "[ingest]\n"
-                "bind = %s\n"
-                "reliable_bind = %s\n"
-                "[alerts]\n"
-                "bind = tcp://127.0.0.1:%d\n",
-                d->control, 8ULL << 30, d->sub_ep, d->router_ep, ports[2]);
-        return fclose(f) == 0 ? 0 : -errno;
-}
-
-static void print_log_tail(const Daemon *d) {
-        char buf[4096];
-        FILE *f = fopen(d->log, "re");
-        size_t k;
-
-        if (!f)
-                return;
-        if (fseek(f, -(long)sizeof(buf) + 1, SEEK_END) < 0)
-                rewind(f);
-        k = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[k] = 0;
-        fclose(f);
-        fprintf(stderr, "---- %s (tail) ----\n%s---- end ----\n", d->log, buf);
-}
-
-static int daemon_spawn(Daemon *d, const char *raterd) {
-        pid_t pid;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                int in = open("/dev/null", O_RDONLY), out = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-                if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-                        _exit(127);
-                /* Plain stderr logging, no systemd notifications. */
-                unsetenv("NOTIFY_SOCKET");
-                unsetenv("WATCHDOG_USEC");
-                unsetenv("WATCHDOG_PID");
-                unsetenv("JOURNAL_STREAM");
-                execl(raterd, raterd, "--config", d->config, "--state-dir", d->state, (char *)NULL);
-                fprintf(stderr, "bench-ingest: exec %s: %s\n", raterd, strerror(errno));
-                _exit(127);
-        }
-        d->pid = pid;
-        g_daemon_pid = pid;
-        return 0;
-}
-
-static int daemon_reaped(Daemon *d, int *status) {
-        pid_t p = waitpid(d->pid, status, WNOHANG);
-
-        if (p == d->pid) {
-                d->pid = 0;
-                g_daemon_pid = 0;
-                return 1;
-        }
-        return 0;
-}
-
-static uint64_t json_u64(json_object *obj, const char *key) {
-        json_object *v;
-
-        return obj && json_object_object_get_ex(obj, key, &v) ? (uint64_t)json_object_get_int64(v) : 0;
-}
-
-static int parse_status(const char *text, size_t len, DaemonStatus *st) {
-        json_tokener *tok = json_tokener_new();
-        json_object *root, *ok, *result, *events;
-        int r = -EPROTO;
-
-        if (!tok)
-                return -ENOMEM;
-        root = json_tokener_parse_ex(tok, text, (int)len);
-        if (root && json_object_object_get_ex(root, "ok", &ok) && json_object_get_boolean(ok) &&
-            json_object_object_get_ex(root, "result", &result) &&
-            json_object_object_get_ex(result, "events", &events)) {
-                *st = (DaemonStatus){
-                        .received = json_u64(events, "received"),
-                        .applied = json_u64(events, "applied"),
-                        .duplicate = json_u64(events, "duplicate"),
-                        .rejected = json_u64(events, "rejected"),
-                        .batches = json_u64(result, "batches"),
-                };
-                r = 0;
-        }
-        json_object_put(root);
-        json_tokener_free(tok);
-        return r;
-}
-
-/* One {"cmd":"status"} round trip. After a timeout the DEALER is dropped,
- * so a late reply can never be taken for the answer to a later request. */
-static int status_query(Daemon *d, DaemonStatus *st, long timeout_ms) {
-        static const char req[] = "{\"cmd\":\"status\"}";
-        zmq_pollitem_t it;
-        zmq_msg_t m;
-        int r;
-
-        if (!d->ctl) {
-                d->ctl = zsocket(d->zctx, ZMQ_DEALER, 0, 0);
-                if (!d->ctl || zmq_connect(d->ctl, d->control) < 0)
-                        return -errno;
-        }
-        if (zmq_send(d->ctl, req, sizeof(req) - 1, ZMQ_DONTWAIT) < 0)
-                return -errno;
-        it = (zmq_pollitem_t){.socket = d->ctl, .events = ZMQ_POLLIN};
-        if (zmq_poll(&it, 1, timeout_ms) <= 0) {
-                zmq_close(d->ctl);
-                d->ctl = NULL;
-                return -ETIMEDOUT;
-        }
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, d->ctl, 0) < 0) {
-                zmq_msg_close(&m);
-                return -errno;
-        }
-        r = parse_status(zmq_msg_data(&m), zmq_msg_size(&m), st);
-        zmq_msg_close(&m);
-        return r;
-}
-
-static int daemon_start(Daemon *d, const char *raterd) {
-        int64_t deadline;
-        DaemonStatus st;
-        int status, r;
-
-        snprintf(d->config, sizeof(d->config), "%s/raterd.conf", d->dir);
-        snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
-        snprintf(d->log, sizeof(d->log), "%s/raterd.log", d->dir);
-        snprintf(d->control, sizeof(d->control), "ipc://%s/control", d->dir);
-        if ((r = write_config(d)) < 0) {
-                fail("writing %s: %s", d->config, strerror(-r));
-                return r;
-        }
-        if ((r = daemon_spawn(d, raterd)) < 0) {
-                fail("fork: %s", strerror(-r));
-                return r;
-        }
-        /* Only now a context: the fork above happened without threads. */
-        d->zctx = zmq_ctx_new();
-        if (!d->zctx)
-                return -errno;
-        deadline = mono_ms() + READY_MS;
-        while (mono_ms() < deadline) {
-                if (daemon_reaped(d, &status)) {
-                        fail("raterd exited during start-up (status %d)", status);
-                        print_log_tail(d);
-                        return -ECHILD;
-                }
-                if (status_query(d, &st, 200) == 0) {
-                        printf("raterd: pid %d ready; SUB %s, ROUTER %s, control %s\n", (int)d->pid, d->sub_ep,
-                               d->router_ep, d->control);
-                        return 0;
-                }
-                sleep_ms(20);
-        }
-        fail("raterd did not answer status within %d s", READY_MS / 1000);
-        print_log_tail(d);
-        return -ETIMEDOUT;
-}
-
-/* VmHWM of /proc/PID/status in KiB, or -1. */
-static long peak_rss_kib(pid_t pid) {
-        char path[64], line[256];
-        long kib = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-                        break;
-        fclose(f);
-        return kib;
-}
-
-/* SIGTERM, then wait (bounded) for a clean exit 0. */
-static int daemon_stop(Daemon *d) {
-        int64_t deadline = mono_ms() + STOP_MS;
-        int status = 0;
-
-        if (d->ctl) {
-                zmq_close(d->ctl);
-                d->ctl = NULL;
-        }
-        if (d->zctx) {
-                zmq_ctx_term(d->zctx);
-                d->zctx = NULL;
-        }
-        if (!d->pid)
-                return -ECHILD;
-        kill(d->pid, SIGTERM);
-        while (!daemon_reaped(d, &status)) {
-                if (mono_ms() > deadline) {
-                        fail("raterd did not exit within %d s of SIGTERM; killing it", STOP_MS / 1000);
-                        kill(d->pid, SIGKILL);
-                        while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
-                                ;
-                        d->pid = 0;
-                        g_daemon_pid = 0;
-                        return -ETIMEDOUT;
-                }
-                sleep_ms(10);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (WIFSIGNALED(status))
-                        fail("raterd was killed by signal %d", WTERMSIG(status));
-                else
-                        fail("raterd exited with status %d after SIGTERM", WEXITSTATUS(status));
-                print_log_tail(d);
-                return -EIO;
-        }
-        printf("raterd: exited 0 after SIGTERM\n");
-        return 0;
 }
 
 /* ---- 2. fire-and-forget ------------------------------------------------- */
@@ -709,7 +233,7 @@ static int run_fire_and_forget(Daemon *d, const EventSet *set, Results *res) {
                 fail("fire-and-forget: no subscription from raterd within 5 s");
                 goto out;
         }
-        if ((r = status_query(d, &base, STATUS_TIMEOUT_MS)) < 0) {
+        if ((r = daemon_status(d, &base, STATUS_TIMEOUT_MS)) < 0) {
                 fail("fire-and-forget: status: %s", strerror(-r));
                 goto out;
         }
@@ -725,7 +249,7 @@ static int run_fire_and_forget(Daemon *d, const EventSet *set, Results *res) {
         deadline = mono_ms() + PHASE_MS;
         while (done < set->n && mono_ms() < deadline && mono_ns() - t_progress < (int64_t)STALL_MS * 1000000) {
                 sleep_ms(STATUS_POLL_MS);
-                if (status_query(d, &st, STATUS_TIMEOUT_MS) < 0)
+                if (daemon_status(d, &st, STATUS_TIMEOUT_MS) < 0)
                         continue;
                 done = (st.applied - base.applied) + (st.duplicate - base.duplicate) + (st.rejected - base.rejected);
                 if (done > last_done) {
@@ -791,7 +315,7 @@ static int run_acknowledged(Daemon *d, const EventSet *set, size_t window, Resul
                         zmq_close(dealer);
                 return -EIO;
         }
-        if ((r = status_query(d, &before, STATUS_TIMEOUT_MS)) < 0) {
+        if ((r = daemon_status(d, &before, STATUS_TIMEOUT_MS)) < 0) {
                 fail("acknowledged: status: %s", strerror(-r));
                 zmq_close(dealer);
                 return r;
@@ -803,7 +327,7 @@ static int run_acknowledged(Daemon *d, const EventSet *set, size_t window, Resul
                 zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
 
                 while (sent < set->n && sent - acked < window) {
-                        if ((r = send_event(dealer, set, sent)) < 0)
+                        if ((r = send_event(dealer, set, sent, 0)) < 0)
                                 break;
                         sent++;
                 }
@@ -832,7 +356,7 @@ static int run_acknowledged(Daemon *d, const EventSet *set, size_t window, Resul
         zmq_close(dealer);
         if (r < 0)
                 return r;
-        if (status_query(d, &after, STATUS_TIMEOUT_MS) < 0) {
+        if (daemon_status(d, &after, STATUS_TIMEOUT_MS) < 0) {
                 fail("acknowledged: status after the run failed");
                 return -EIO;
         }
@@ -898,26 +422,189 @@ out:
         return rc ? -EIO : 0;
 }
 
-/* ---- run, report, clean up ------------------------------------------------ */
+/* ---- 5. the realistic mix over the SUB path --------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-        if (remove(path) < 0)
-                fprintf(stderr, "bench-ingest: remove %s: %s\n", path, strerror(errno));
-        return 0;
+static void mix_progress(const Daemon *d, int64_t t0, const DaemonStatus *st, const DaemonStatus *base,
+                         uint64_t sent, uint64_t *last_done, int64_t *last_ns) {
+        uint64_t done = status_done(st) - status_done(base);
+        int64_t now = mono_ns();
+        long rss = proc_status_kib(d->pid, "VmRSS");
+
+        printf("mix: %6.1f s  sent %9" PRIu64 "  done %9" PRIu64 "  last %5.1f s at %8.0f ev/s  RSS %7.1f MiB  "
+               "batches %" PRIu64 "  storage %.1f MiB\n",
+               seconds(now - t0), sent, done, seconds(now - *last_ns),
+               now > *last_ns ? (double)(done - *last_done) / seconds(now - *last_ns) : 0, (double)rss / 1024.0,
+               st->batches - base->batches, (double)st->storage_bytes / 1048576.0);
+        *last_done = done;
+        *last_ns = now;
 }
 
-static void on_fatal_signal(int sig) {
-        static const char msg[] = "bench-ingest: hard timeout or signal: killing raterd; temp dir left: ";
+/* Windowed: sends while fewer than `window` events are sent but not yet read
+ * by the daemon. Paced (pace > 0): sends open loop at `pace` events/s
+ * through a PUB with ZeroMQ's default HWM, as a plain publisher would. */
+static int run_mix_sub(Daemon *d, EventSet *set, size_t window, double pace, size_t pub_hwm, int64_t deadline_ms,
+                       MixResults *res) {
+        int hwm = pace > 0 ? (int)pub_hwm : (int)window + 1000;
+        void *pub = zsocket(d->zctx, ZMQ_XPUB, hwm, 0);
+        DaemonStatus base = {0}, st = {0};
+        uint64_t sent = 0, shifted = 0, received = 0, done = 0, last_done = 0, report_done = 0;
+        int64_t t0, now, t_progress, next_poll = 0, next_report, report_ns, shift = 0;
+        long long cpu0, wchar0;
+        int r = 0;
 
-        if (g_daemon_pid > 0)
-                kill((pid_t)g_daemon_pid, SIGKILL);
-        if (g_child_pid > 0)
-                kill((pid_t)g_child_pid, SIGKILL);
-        (void)!write(2, msg, sizeof(msg) - 1);
-        (void)!write(2, g_dir, strlen(g_dir));
-        (void)!write(2, "\n", 1);
-        _exit(sig == SIGALRM ? 124 : 128 + sig);
+        if (!pub || zmq_connect(pub, d->sub_ep) < 0) {
+                fail("mix: XPUB connect to %s: %s", d->sub_ep, zmq_strerror(errno));
+                r = -EIO;
+                goto out;
+        }
+        if ((r = wait_subscription(pub, 5000)) < 0) {
+                fail("mix: no subscription from raterd within 5 s");
+                goto out;
+        }
+        if ((r = daemon_status(d, &base, STATUS_TIMEOUT_MS)) < 0) {
+                fail("mix: status: %s", strerror(-r));
+                goto out;
+        }
+        st = base;
+        cpu0 = proc_cpu_ticks(d->pid);
+        wchar0 = proc_io(d->pid, "wchar");
+        t0 = t_progress = report_ns = mono_ns();
+        next_report = t0 + (int64_t)MIX_REPORT_MS * 1000000;
+        for (;;) {
+                uint64_t allowed = set->n;
+
+                now = mono_ns();
+                if (pace > 0) {
+                        double due = seconds(now - t0) * pace;
+                        allowed = due < (double)set->n ? (uint64_t)due : set->n;
+                } else if (received + window < allowed) {
+                        allowed = received + window;
+                }
+                if (sent < allowed) {
+                        shift = wall_ms() - set->built_ms;
+                        if (allowed - sent > res->max_burst)
+                                res->max_burst = allowed - sent;
+                }
+                while (sent < allowed) {
+                        /* event times follow the clock: `now` is when it is sent */
+                        if (sent == shifted) {
+                                event_set_shift_ts(set, sent, shift);
+                                shifted++;
+                        }
+                        if ((r = send_event(pub, set, sent, ZMQ_DONTWAIT)) < 0)
+                                break;
+                        sent++;
+                }
+                if (r == -EAGAIN) {
+                        r = 0; /* not with drop semantics, but never spin on it */
+                } else if (r < 0) {
+                        fail("mix: send: %s", zmq_strerror(-r));
+                        goto out;
+                }
+                if (now >= next_poll) {
+                        if (daemon_status(d, &st, STATUS_TIMEOUT_MS) == 0) {
+                                received = st.received - base.received;
+                                done = status_done(&st) - status_done(&base);
+                                if (done > last_done) {
+                                        last_done = done;
+                                        t_progress = mono_ns();
+                                }
+                        }
+                        next_poll = mono_ns() + (int64_t)MIX_POLL_MS * 1000000;
+                }
+                if (done >= set->n)
+                        break;
+                if (mono_ns() - t_progress > (int64_t)STALL_MS * 1000000) {
+                        fail("mix: no progress for %d s with %" PRIu64 " of %" PRIu64 " sent events done",
+                             STALL_MS / 1000, done, sent);
+                        res->ended = sent == set->n ? "the rest never arrived: dropped" : "the daemon stalled";
+                        break;
+                }
+                if (mono_ms() > deadline_ms) {
+                        fail("mix: time limit reached with %" PRIu64 " of %zu events done (raise --timeout or "
+                             "lower -n)",
+                             done, set->n);
+                        res->ended = "time limit reached";
+                        break;
+                }
+                if (mono_ns() >= next_report) {
+                        mix_progress(d, t0, &st, &base, sent, &report_done, &report_ns);
+                        next_report += (int64_t)MIX_REPORT_MS * 1000000;
+                }
+                /* Paced: 1 ms slices. Windowed: wait for the daemon to read. */
+                if (pace > 0 ? sent >= allowed : sent >= allowed && sent < set->n)
+                        sleep_ms(1);
+                else if (sent >= set->n)
+                        sleep_ms(MIX_POLL_MS / 2);
+        }
+        res->cpu_ticks = cpu0 >= 0 ? proc_cpu_ticks(d->pid) - cpu0 : -1;
+        res->wchar = wchar0 >= 0 ? proc_io(d->pid, "wchar") - wchar0 : -1;
+        res->sent = sent;
+        res->received = st.received - base.received;
+        res->applied = st.applied - base.applied;
+        res->duplicate = st.duplicate - base.duplicate;
+        res->rejected = st.rejected - base.rejected;
+        res->failed = st.failed - base.failed;
+        res->batches = st.batches - base.batches;
+        res->lost = set->n - done;
+        res->completed = done >= set->n;
+        res->elapsed_s = seconds(t_progress - t0);
+        res->rate = res->elapsed_s > 0 ? (double)res->applied / res->elapsed_s : 0;
+        printf("mix: sent %" PRIu64 "; received %" PRIu64 ", applied %" PRIu64 ", duplicate %" PRIu64
+               ", rejected %" PRIu64 ", failed %" PRIu64 " after %.3f s; %" PRIu64 " batches\n",
+               sent, res->received, res->applied, res->duplicate, res->rejected, res->failed, res->elapsed_s,
+               res->batches);
+        if (res->rejected || res->duplicate)
+                fail("mix: raterd rejected %" PRIu64 " and found %" PRIu64 " duplicate events (see %s)", res->rejected,
+                     res->duplicate, d->log);
+        r = 0;
+out:
+        if (pub)
+                zmq_close(pub);
+        return r;
 }
+
+static int run_mix(const Options *o, const char *raterd, Daemon *d, MixResults *res, double *ceiling,
+                   size_t *ceiling_count) {
+        EventSet set = {0};
+        char tag[32], mdb[160];
+        unsigned run_id = (unsigned)getpid() ^ (unsigned)wall_ms();
+        int64_t t_build = mono_ns(), deadline;
+        int r, r_stop;
+
+        snprintf(tag, sizeof(tag), "mx%08x", run_id);
+        if ((r = mix_build(&set, o->n, tag, 0x9e3779b97f4a7c15ULL ^ run_id, &res->mix)) < 0)
+                goto out;
+        if ((r = event_set_track_ts(&set)) < 0)
+                goto out;
+        res->mean_bytes = event_set_mean_bytes(&set);
+        printf("events: %zu payloads of the mix, mean %.0f bytes, built in %.1f s\n", set.n, res->mean_bytes,
+               seconds(mono_ns() - t_build));
+        mix_print(&res->mix, set.n);
+
+        if ((r = run_ceiling(&set, ceiling, ceiling_count)) < 0)
+                goto out;
+        if ((r = daemon_start(d, raterd, NULL)) < 0)
+                goto out;
+        /* Leave a minute of the hard limit for the stop and the report. */
+        deadline = mono_ms() + (int64_t)o->timeout_s * 1000 - 60000 - (mono_ns() - t_build) / 1000000;
+        r = run_mix_sub(d, &set, o->window, o->pace, o->pub_hwm, deadline, res);
+        res->rss_kib = proc_peak_rss_kib(d->pid);
+        res->rss_anon_kib = proc_status_kib(d->pid, "RssAnon");
+        res->rss_file_kib = proc_status_kib(d->pid, "RssFile");
+        if (r == 0 && (r = daemon_status(d, &res->end, STATUS_TIMEOUT_MS)) < 0)
+                fail("mix: status after the run: %s", strerror(-r));
+        r_stop = daemon_stop(d);
+        if (r == 0)
+                r = r_stop;
+        snprintf(mdb, sizeof(mdb), "%s/data.mdb", d->state);
+        res->mdb_size = file_size(mdb, &res->mdb_disk);
+out:
+        event_set_free(&set);
+        return r;
+}
+
+/* ---- run, report ------------------------------------------------------------ */
 
 static void print_summary(const Options *o, const Results *r) {
         double bound = r->lmdb_commits_per_s * r->events_per_batch;
@@ -938,16 +625,72 @@ static void print_summary(const Options *o, const Results *r) {
                 printf("raterd   peak RSS         unknown\n");
 }
 
+static double mib(long long bytes) {
+        return (double)bytes / 1048576.0;
+}
+
+static void print_mix_summary(const Options *o, const MixResults *m, double ceiling) {
+        long tck = sysconf(_SC_CLK_TCK);
+        double cpu_s = m->cpu_ticks >= 0 && tck > 0 ? (double)m->cpu_ticks / (double)tck : -1;
+
+        printf("\n== bench-ingest --mix: N %zu (ticket %.0f %%, feedback %.0f %%, complaint %.0f %%), %d agents in "
+               "%d teams, %.0f B/event ==\n",
+               o->n, 100.0 * (double)m->mix.kind[BK_TICKET] / (double)o->n,
+               100.0 * (double)m->mix.kind[BK_FEEDBACK] / (double)o->n,
+               100.0 * (double)m->mix.kind[BK_COMPLAINT] / (double)o->n, N_AGENTS, N_TEAMS, m->mean_bytes);
+        printf("%-34s %12s %10s\n", "", "events/s", "vs bare");
+        printf("%-34s %12.0f %9.2fx\n", "bare zmq pub->sub, same messages", ceiling, 1.0);
+        if (o->pace > 0)
+                printf("%-34s %12.0f %9.3fx  (open loop at %.0f/s, PUB HWM %zu, largest catch-up burst %" PRIu64
+                       ")\n",
+                       "raterd SUB path, paced", m->rate, ceiling > 0 ? m->rate / ceiling : 0, o->pace, o->pub_hwm,
+                       m->max_burst);
+        else
+                printf("%-34s %12.0f %9.3fx  (window of %zu unread events)\n", "raterd SUB path, sustained", m->rate,
+                       ceiling > 0 ? m->rate / ceiling : 0, o->window);
+        printf("%-34s %12" PRIu64 "  of %" PRIu64 " sent (%s)%s%s\n", "lost (sent - done)", m->lost, m->sent,
+               m->received < m->sent ? "some never read by the daemon" : "all read by the daemon",
+               m->ended ? "; " : "", m->ended ? m->ended : "");
+        printf("%-34s %12" PRIu64 " / %" PRIu64 " / %" PRIu64 "\n", "applied / rejected / failed", m->applied,
+               m->rejected, m->failed);
+        printf("%-34s %12.1f s  (%.1f us/event, %" PRIu64 " batches, %.0f events/batch)\n", "elapsed",
+               m->elapsed_s, m->applied ? cpu_s * 1e6 / (double)m->applied : 0, m->batches,
+               m->batches ? (double)m->applied / (double)m->batches : 0);
+        printf("%-34s %12.1f s  (%.0f %% of one core)\n", "daemon CPU (utime+stime)", cpu_s,
+               m->elapsed_s > 0 ? 100.0 * cpu_s / m->elapsed_s : 0);
+        printf("%-34s %12.1f MiB  (%.0f KiB per commit, %.0f B per event)\n", "daemon writes (wchar)", mib(m->wchar),
+               m->batches ? (double)m->wchar / 1024.0 / (double)m->batches : 0,
+               m->applied ? (double)m->wchar / (double)m->applied : 0);
+        printf("%-34s %12.1f MiB  (at the end: %.1f MiB anonymous, %.1f MiB file pages, the LMDB map)\n",
+               "daemon peak RSS (VmHWM)", (double)m->rss_kib / 1024.0, (double)m->rss_anon_kib / 1024.0,
+               (double)m->rss_file_kib / 1024.0);
+        printf("%-34s %12.1f MiB  (%.1f MiB on disk; %.0f B/event)\n", "LMDB data.mdb after the run", mib(m->mdb_size),
+               mib(m->mdb_disk), m->applied ? (double)m->mdb_size / (double)m->applied : 0);
+        printf("%-34s %12.1f MiB\n", "raterctl status storage bytes", mib((long long)m->end.storage_bytes));
+        printf("%-34s minute_buckets %" PRIu64 ", hour_buckets %" PRIu64 ", tickets %" PRIu64 ", complaints %" PRIu64
+               ", dedup %" PRIu64 "\n",
+               "LMDB entries", m->end.minute_buckets, m->end.hour_buckets, m->end.tickets, m->end.complaints,
+               m->end.dedup);
+}
+
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: bench-ingest [--raterd PATH] [-n N] [--window W] [--keep] [--timeout S]\n"
+                "       bench-ingest --mix [--pace R [--pub-hwm H]] [--raterd PATH] [-n N] [--window W] [--keep]\n"
+                "                    [--timeout S]\n"
                 "Measures raterd's ingest throughput against ZeroMQ and LMDB ceilings.\n\n"
-                "  --raterd PATH   daemon binary (default " DEFAULT_RATERD ", else next to this build)\n"
-                "  -n N            events per phase (default %d)\n"
-                "  --window W      unacknowledged events in flight on the acked path (default %d)\n"
+                "  --raterd PATH   daemon binary (default: the one of this build tree, else " DEFAULT_RATERD ")\n"
+                "  -n N            events per phase (default %d; --mix: %d)\n"
+                "  --window W      events in flight: unacknowledged on the acked path (default %d); --mix:\n"
+                "                  sent but not yet read by the daemon (default %d)\n"
+                "  --mix           the realistic ticket/feedback/complaint mix over the SUB path, with peak\n"
+                "                  RSS and LMDB size\n"
+                "  --pace R        --mix: send open loop at R events/s instead of windowed, count losses\n"
+                "  --pub-hwm H     --pace: the publisher's send high water mark (default 1000, ZeroMQ's)\n"
                 "  --keep          keep the temp dir (config, log, LMDB files)\n"
-                "  --timeout S     hard limit for the whole run (default %d s)\n",
-                DEFAULT_N, DEFAULT_WINDOW, DEFAULT_TIMEOUT_S);
+                "  --timeout S     hard limit for the whole run (default %d s; --mix: %d s)\n",
+                DEFAULT_N, DEFAULT_MIX_N, DEFAULT_WINDOW, DEFAULT_MIX_WINDOW, DEFAULT_TIMEOUT_S,
+                DEFAULT_MIX_TIMEOUT_S);
 }
 
 static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
@@ -962,34 +705,37 @@ static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
 }
 
 static int parse_args(int argc, char **argv, Options *o) {
-        enum { ARG_RATERD = 0x100, ARG_WINDOW, ARG_KEEP, ARG_TIMEOUT };
+        enum { ARG_RATERD = 0x100, ARG_WINDOW, ARG_KEEP, ARG_TIMEOUT, ARG_MIX, ARG_PACE, ARG_PUB_HWM };
         static const struct option options[] = {
                 {"raterd", required_argument, NULL, ARG_RATERD}, {"window", required_argument, NULL, ARG_WINDOW},
                 {"keep", no_argument, NULL, ARG_KEEP},           {"timeout", required_argument, NULL, ARG_TIMEOUT},
-                {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
+                {"mix", no_argument, NULL, ARG_MIX},             {"pace", required_argument, NULL, ARG_PACE},
+                {"pub-hwm", required_argument, NULL, ARG_PUB_HWM}, {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
         };
+        bool n_given = false, window_given = false, timeout_given = false;
         size_t t;
         int c;
 
-        *o = (Options){.raterd = DEFAULT_RATERD, .n = DEFAULT_N, .window = DEFAULT_WINDOW,
-                       .timeout_s = DEFAULT_TIMEOUT_S};
+        *o = (Options){.n = DEFAULT_N, .window = DEFAULT_WINDOW, .pub_hwm = 1000, .timeout_s = DEFAULT_TIMEOUT_S};
         while ((c = getopt_long(argc, argv, "n:h", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_RATERD:
                         o->raterd = optarg;
-                        o->raterd_given = true;
                         break;
                 case 'n':
                         if (parse_size(optarg, 1, MAX_N, &o->n) < 0) {
                                 fail("-n must be between 1 and %d", MAX_N);
                                 return -1;
                         }
+                        n_given = true;
                         break;
                 case ARG_WINDOW:
                         if (parse_size(optarg, 1, MAX_N, &o->window) < 0) {
                                 fail("--window must be between 1 and %d", MAX_N);
                                 return -1;
                         }
+                        window_given = true;
                         break;
                 case ARG_KEEP:
                         o->keep = true;
@@ -1000,6 +746,23 @@ static int parse_args(int argc, char **argv, Options *o) {
                                 return -1;
                         }
                         o->timeout_s = (unsigned)t;
+                        timeout_given = true;
+                        break;
+                case ARG_MIX:
+                        o->mix = true;
+                        break;
+                case ARG_PACE:
+                        if (parse_size(optarg, 1, 100000000, &t) < 0) {
+                                fail("--pace must be between 1 and 100000000 events/s");
+                                return -1;
+                        }
+                        o->pace = (double)t;
+                        break;
+                case ARG_PUB_HWM:
+                        if (parse_size(optarg, 1, MAX_N, &o->pub_hwm) < 0) {
+                                fail("--pub-hwm must be between 1 and %d", MAX_N);
+                                return -1;
+                        }
                         break;
                 case 'h':
                         usage(stdout);
@@ -1013,28 +776,19 @@ static int parse_args(int argc, char **argv, Options *o) {
                 fail("unexpected argument '%s'", argv[optind]);
                 return -1;
         }
+        if (o->pace > 0 && !o->mix) {
+                fail("--pace needs --mix");
+                return -1;
+        }
+        if (o->mix) {
+                if (!n_given)
+                        o->n = DEFAULT_MIX_N;
+                if (!window_given)
+                        o->window = DEFAULT_MIX_WINDOW;
+                if (!timeout_given)
+                        o->timeout_s = DEFAULT_MIX_TIMEOUT_S;
+        }
         return 0;
-}
-
-/* The default path is relative to the source tree; when it is not there,
- * use the raterd of the build tree this benchmark belongs to. */
-static const char *resolve_raterd(const Options *o, char *buf, size_t len) {
-        char self[PATH_MAX];
-        ssize_t k;
-        char *slash;
-
-        if (o->raterd_given || access(o->raterd, X_OK) == 0)
-                return o->raterd;
-        k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (k <= 0)
-                return o->raterd;
-        self[k] = 0;
-        slash = strrchr(self, '/');
-        if (!slash)
-                return o->raterd;
-        *slash = 0;
-        snprintf(buf, len, "%s/../daemon/raterd", self);
-        return access(buf, X_OK) == 0 ? buf : o->raterd;
 }
 
 static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
@@ -1045,25 +799,25 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
 
         /* 1. every payload in memory before any timing */
         snprintf(tag, sizeof(tag), "fb-%08x-f", run_id);
-        if ((r = event_set_build(&ff, o->n, tag, 0x9e3779b97f4a7c15ULL ^ run_id)) < 0)
+        if ((r = event_set_build_feedback(&ff, o->n, tag, 0x9e3779b97f4a7c15ULL ^ run_id)) < 0)
                 goto out;
         snprintf(tag, sizeof(tag), "fb-%08x-a", run_id);
-        if ((r = event_set_build(&acked, o->n, tag, 0xd1b54a32d192ed03ULL ^ run_id)) < 0)
+        if ((r = event_set_build_feedback(&acked, o->n, tag, 0xd1b54a32d192ed03ULL ^ run_id)) < 0)
                 goto out;
-        printf("events: 2 x %zu feedback payloads, mean %.0f bytes\n", o->n, (double)ff.off[ff.n] / (double)ff.n);
+        printf("events: 2 x %zu feedback payloads, mean %.0f bytes\n", o->n, event_set_mean_bytes(&ff));
 
         /* 2. transport ceiling */
-        if ((r = run_ceiling(&ff, res)) < 0)
+        if ((r = run_ceiling(&ff, &res->ceiling_rate, &res->ceiling_count)) < 0)
                 goto out;
 
         /* 3.-5. the daemon */
-        if ((r = daemon_start(d, raterd)) < 0)
+        if ((r = daemon_start(d, raterd, NULL)) < 0)
                 goto out;
         r = run_fire_and_forget(d, &ff, res);
         if (r == 0)
                 r = run_acknowledged(d, &acked, o->window, res);
         /* 7. peak RSS, then a clean stop */
-        res->rss_kib = d->pid ? peak_rss_kib(d->pid) : -1;
+        res->rss_kib = d->pid ? proc_peak_rss_kib(d->pid) : -1;
         r_stop = daemon_stop(d);
         if (r == 0)
                 r = r_stop;
@@ -1083,16 +837,19 @@ int main(int argc, char **argv) {
         Options o;
         Daemon d = {0};
         Results res = {.rss_kib = -1};
+        MixResults mres = {.rss_kib = -1};
+        double ceiling = 0;
+        size_t ceiling_count = 0;
         char raterd_buf[PATH_MAX + 32];
         const char *raterd;
-        struct sigaction sa = {.sa_handler = on_fatal_signal};
         int r;
 
+        bench_set_name("bench-ingest");
         setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines survive a hard timeout */
         r = parse_args(argc, argv, &o);
         if (r)
                 return r > 0 ? EXIT_SUCCESS : 2;
-        raterd = resolve_raterd(&o, raterd_buf, sizeof(raterd_buf));
+        raterd = daemon_resolve(o.raterd, DEFAULT_RATERD, raterd_buf, sizeof(raterd_buf));
         if (access(raterd, X_OK) < 0) {
                 fail("%s: %s (build raterd first or pass --raterd PATH)", raterd, strerror(errno));
                 return EXIT_FAILURE;
@@ -1103,31 +860,21 @@ int main(int argc, char **argv) {
                 fail("mkdtemp: %s", strerror(errno));
                 return EXIT_FAILURE;
         }
-        memcpy(g_dir, d.dir, sizeof(g_dir));
-        sigaction(SIGALRM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        alarm(o.timeout_s);
+        guard_install(o.timeout_s, d.dir);
 
-        printf("bench-ingest: raterd %s, N %zu, window %zu, temp dir %s\n", raterd, o.n, o.window, d.dir);
-        r = run(&o, raterd, &d, &res);
-        if (d.pid) { /* a phase failed with the daemon still up */
-                kill(d.pid, SIGKILL);
-                waitpid(d.pid, NULL, 0);
-                g_daemon_pid = 0;
-        }
-        if (d.ctl)
-                zmq_close(d.ctl);
-        if (d.zctx)
-                zmq_ctx_term(d.zctx);
-        alarm(0);
+        printf("bench-ingest: raterd %s, N %zu, window %zu%s, temp dir %s\n", raterd, o.n, o.window,
+               o.mix ? ", realistic mix" : "", d.dir);
+        r = o.mix ? run_mix(&o, raterd, &d, &mres, &ceiling, &ceiling_count) : run(&o, raterd, &d, &res);
+        daemon_close(&d); /* a phase failed with the daemon still up */
+        guard_disarm();
 
-        if (r == 0)
+        if (r == 0 && o.mix)
+                print_mix_summary(&o, &mres, ceiling);
+        else if (r == 0)
                 print_summary(&o, &res);
         if (o.keep || r < 0)
                 printf("temp dir kept: %s\n", d.dir);
         else
-                nftw(d.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                remove_tree(d.dir);
+        return r < 0 || (o.mix && mres.lost) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
