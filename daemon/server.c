@@ -1,8 +1,9 @@
 /* daemon/server.c: setup, the poll loop, housekeeping and shutdown.
  *
  * Loop order matters: ingest first (read what is ready), commit when the
- * sockets are drained, the batch is full or its delay is up, and only then
- * answer control requests, so an operator never reads around an open batch.
+ * batch is full, its delay is up, or the sockets are drained and reliable
+ * clients wait on it, and before answering control requests, so an
+ * operator never reads around an open batch.
  */
 #include <errno.h>
 #include <signal.h>
@@ -210,14 +211,22 @@ int server_run(Server *s) {
                 r = ingest_read(s->ingest, &drained);
                 if (r < 0 && r != -EAGAIN && r != -EINTR)
                         log_error("reading ingest sockets failed: %s", zmq_strerror(-r));
+                /* Drained sockets close a batch at once only when reliable
+                 * clients wait on it; fire-and-forget events wait up to
+                 * batch_delay for company, so a steady stream is committed
+                 * in large batches rather than one small batch per poll. */
                 if (ingest_batch_events(s->ingest) &&
-                    (drained || ingest_batch_full(s->ingest) || ingest_batch_deadline(s->ingest, mono_ms()) == 0))
+                    ((drained && ingest_batch_acks(s->ingest)) || ingest_batch_full(s->ingest) ||
+                     ingest_batch_deadline(s->ingest, mono_ms()) == 0))
                         commit(s);
 
                 if (items[n - 1].revents & ZMQ_POLLIN)
                         housekeeping(s);
-                if (items[n_ingest].revents & ZMQ_POLLIN)
+                if (items[n_ingest].revents & ZMQ_POLLIN) {
+                        /* An operator never reads around an open batch. */
+                        commit(s);
                         control_dispatch(s->control, 64);
+                }
         }
 
         sd_notify(0, "STOPPING=1\nSTATUS=draining");

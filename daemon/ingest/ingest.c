@@ -137,6 +137,10 @@ unsigned ingest_batch_events(const Ingest *in) {
         return in->n_events;
 }
 
+bool ingest_batch_acks(const Ingest *in) {
+        return batch_n_acks(in->batch) > 0;
+}
+
 bool ingest_batch_full(const Ingest *in) {
         return in->n_events >= in->config->batch_max;
 }

@@ -57,6 +57,8 @@ int ingest_read(Ingest *in, bool *drained);
 unsigned ingest_batch_events(const Ingest *in);
 int64_t ingest_batch_deadline(const Ingest *in, int64_t mono_now);
 bool ingest_batch_full(const Ingest *in);
+/* Whether acknowledged-path clients wait on the open batch. */
+bool ingest_batch_acks(const Ingest *in);
 
 /* Commits the open batch durably, then sends its acks. A failed commit
  * drops the batch (no acks: reliable clients resend) and is logged and
