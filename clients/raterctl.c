@@ -524,56 +524,79 @@ static void print_other(json_object *result) {
         print_json(result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
 }
 
-/* `{"alerts":[{rule, scope, index, window, value, threshold, state,
- * severity, since}]}` (CONTRACT.md section 6) as a table; anything else as
+/* A list member of the result (`alerts`, `silences`, `rules`) as a table
+ * of the given columns; times (ms) print as UTC; anything unexpected as
  * JSON. */
-static void print_alerts(json_object *result) {
-        static const char *const cols[] = {"rule", "scope", "index", "window", "value", "threshold", "state",
-                                           "severity", "since"};
-        enum { NCOLS = sizeof(cols) / sizeof(cols[0]) };
-        json_object *alerts = member(result, "alerts");
-        int width[NCOLS];
+static void print_table(json_object *result, const char *key, const char *const *cols, int ncols, const char *none) {
+        json_object *list = member(result, key);
+        int width[16];
         size_t n;
         char buf[64];
 
-        if (!json_object_is_type(alerts, json_type_array)) {
+        if (!json_object_is_type(list, json_type_array) || ncols > 16) {
                 print_other(result);
                 return;
         }
-        n = json_object_array_length(alerts);
+        n = json_object_array_length(list);
         if (n == 0) {
-                puts("no alerts");
+                puts(none);
                 return;
         }
 
         /* Two passes: measure, then print. */
         for (int pass = 0; pass < 2; pass++) {
-                for (int c = 0; c < NCOLS; c++) {
+                for (int c = 0; c < ncols; c++) {
                         if (pass == 0)
                                 width[c] = (int)strlen(cols[c]);
                         else
-                                printf("%-*s%s", width[c], cols[c], c + 1 < NCOLS ? "  " : "\n");
+                                printf("%-*s%s", width[c], cols[c], c + 1 < ncols ? "  " : "\n");
                 }
                 for (size_t i = 0; i < n; i++) {
-                        json_object *a = json_object_array_get_idx(alerts, i);
-                        for (int c = 0; c < NCOLS; c++) {
+                        json_object *a = json_object_array_get_idx(list, i);
+                        for (int c = 0; c < ncols; c++) {
                                 json_object *v = member(a, cols[c]);
+                                bool is_time = strcmp(cols[c], "since") == 0 || strcmp(cols[c], "created") == 0 ||
+                                               strcmp(cols[c], "until") == 0;
                                 const char *s;
 
-                                if (strcmp(cols[c], "since") == 0 && json_object_is_type(v, json_type_int)) {
+                                if (is_time && json_object_is_type(v, json_type_int)) {
                                         time_t t = (time_t)(json_object_get_int64(v) / 1000);
                                         struct tm tm;
                                         strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
                                         s = buf;
-                                } else
-                                        s = format_value(member_str(a, "index"), v, buf, sizeof(buf));
+                                } else {
+                                        /* A count's value prints as a whole number. */
+                                        const char *index = strcmp(cols[c], "value") == 0 ? member_str(a, "index") : NULL;
+                                        s = format_value(index, v, buf, sizeof(buf));
+                                }
                                 if (pass == 0 && (int)strlen(s) > width[c])
                                         width[c] = (int)strlen(s);
                                 else if (pass == 1)
-                                        printf("%-*s%s", width[c], s, c + 1 < NCOLS ? "  " : "\n");
+                                        printf("%-*s%s", width[c], s, c + 1 < ncols ? "  " : "\n");
                         }
                 }
         }
+}
+
+/* `{"alerts":[{rule, scope, index, window, value, threshold, state,
+ * severity, since}]}` (CONTRACT.md section 6). */
+static void print_alerts(json_object *result) {
+        static const char *const cols[] = {"rule", "scope", "index", "window", "value", "threshold", "state",
+                                           "severity", "since"};
+        print_table(result, "alerts", cols, sizeof(cols) / sizeof(cols[0]), "no alerts");
+}
+
+static void print_silences(json_object *result) {
+        static const char *const cols[] = {"id", "rule", "scope", "created", "until", "comment"};
+        print_table(result, "silences", cols, sizeof(cols) / sizeof(cols[0]), "no silences");
+}
+
+static void print_rules(json_object *result) {
+        static const char *const cols[] = {"name",  "scope",       "index", "window", "op",     "threshold", "clear",
+                                           "min_samples", "for", "repeat", "severity", "pending", "firing"};
+        print_table(result, "rules", cols, sizeof(cols) / sizeof(cols[0]), "no rules");
+        if (member(result, "breach_alert"))
+                printf("sla breach alerts: %s\n", member_str(result, "breach_alert"));
 }
 
 /* A command builds its request from its own arguments (argv[0] is the
@@ -591,9 +614,9 @@ static const Command commands[] = {
         {"top", NULL, "top", parse_top, print_top},
         {"alerts", NULL, "alerts", parse_alerts, print_alerts},
         {"silence", "add", "silence_add", parse_silence_add, print_other},
-        {"silence", "list", "silence_list", parse_none, print_other},
+        {"silence", "list", "silence_list", parse_none, print_silences},
         {"silence", "rm", "silence_rm", parse_silence_rm, print_other},
-        {"rules", NULL, "rules", parse_none, print_other},
+        {"rules", NULL, "rules", parse_none, print_rules},
         {"reload", NULL, "reload", parse_none, print_other},
 };
 

@@ -62,10 +62,11 @@ static int parse_window(const CommandContext *ctx, json_object *req, WindowSpan 
         return 0;
 }
 
-static json_object *window_name(const WindowSpan *w) {
-        char buf[32];
+/* The window as the operator wrote it (`24h` stays `24h`). */
+static json_object *window_name(json_object *req) {
+        const char *s = get_string(req, "window");
 
-        return json_object_new_string(duration_format(w->window_ms, buf, sizeof(buf)));
+        return json_object_new_string(s ? s : "1h");
 }
 
 /* Counts print as integers, `grade` as its word, everything else as a
@@ -135,7 +136,7 @@ static int cmd_get(const CommandContext *ctx, json_object *req, json_object **re
         out = json_object_new_object();
         indices = json_object_new_object();
         json_object_object_add(out, "scope", json_object_new_string(s));
-        json_object_object_add(out, "window", window_name(&w));
+        json_object_object_add(out, "window", window_name(req));
         json_object_object_add(out, "from", json_object_new_int64(w.from_ms));
         json_object_object_add(out, "to", json_object_new_int64(w.now_ms));
         for (int i = 0; i < n; i++) {
@@ -257,7 +258,7 @@ static int cmd_top(const CommandContext *ctx, json_object *req, json_object **re
         out = json_object_new_object();
         rows = json_object_new_array();
         json_object_object_add(out, "index", json_object_new_string(index));
-        json_object_object_add(out, "window", window_name(&w));
+        json_object_object_add(out, "window", window_name(req));
         for (size_t i = 0; i < t.n && i < (size_t)n; i++) {
                 json_object *row = json_object_new_object();
                 json_object_object_add(row, "scope", scope_json(&t.rows[i].scope));

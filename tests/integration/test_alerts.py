@@ -127,6 +127,11 @@ class ThresholdTest(AlertsTestCase):
         self.assertEqual(self.alerts(d, "--history", "--since", "1h"), hist)
         rules = self.ctl_json(d, "rules")["rules"]
         self.assertEqual([(x["name"], x["firing"]) for x in rules], [("csat-drop", 0)])
+        out, _ = self.ctl(d, "rules")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split()[0], "name")
+        self.assertEqual(lines[0].split()[-1], "firing")
+        self.assertEqual((lines[1].split()[0], lines[1].split()[-1]), ("csat-drop", "0"))
 
     def test_min_samples_and_for(self):
         d = self.daemon("[rule slow]\nindex = csat\nscope = team:b\nwindow = 1h\nbelow = 80\n"
@@ -184,6 +189,10 @@ class SilenceTest(AlertsTestCase):
         self.assertEqual([x["id"] for x in listed], [sid])
         out, _ = self.ctl(d, "silence", "list")
         self.assertIn("planned outage", out)
+        # A table for humans: a header row, then one row per silence.
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split()[:3], ["id", "rule", "scope"])
+        self.assertEqual(lines[1].split()[:3], [str(sid), "csat-drop", "team:s"])
 
         # Silenced: changes state, is recorded, is not published.
         self.send(d, feedback("s", 1, 3) + feedback("other", 1, 3))

@@ -236,6 +236,8 @@ class WindowTest(DaemonTestCase):
         self.assertLessEqual(g["from"], g["to"] - 7 * 24 * HOUR_MS + HOUR_MS)
         g = d.get("team:w", "1h")
         self.assertEqual(g["from"] % MINUTE_MS, 0)
+        # The window is echoed as it was asked for.
+        self.assertEqual(d.get("team:w", "24h")["window"], "24h")
         # Tickets in hour buckets too: frt quantiles over a 7d window.
         t = now - 60 * HOUR_MS
         ok(self, d.send_reliable([tk("o", "W1", "opened", t, team="w"), tk("r", "W1", "responded", t + 90_000, team="w")]))
