@@ -243,7 +243,8 @@ class Daemon:
     must be passed in control= / ports= to be usable by the helpers)."""
 
     def __init__(self, extra_config="", *, config_text=None, start=True,
-                 control=None, ports=None, state_dir=None, args=()):
+                 control=None, ports=None, state_dir=None, args=(), env=None):
+        self.env = env  # extra environment for the daemon (e.g. NOTIFY_SOCKET)
         self.tmp = tempfile.mkdtemp(prefix="rit-", dir="/tmp")
         self.state_dir = state_dir or os.path.join(self.tmp, "state")
         self.control_ep = control or "ipc://%s/run/control" % self.tmp
@@ -295,7 +296,7 @@ class Daemon:
             self.proc = subprocess.Popen(
                 shlex.split(RATERD_WRAPPER)
                 + [RATERD, "--config", self.config_path, "--state-dir", self.state_dir] + self.args,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_child_env(),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_child_env(self.env),
                 preexec_fn=_pdeathsig)
         finally:
             log.close()
