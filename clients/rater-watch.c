@@ -38,6 +38,7 @@
 
 #include "daemon/util/error.h"
 #include "proto/duration.h"
+#include "proto/mpwalk.h"
 
 #define DEFAULT_ALERTS "tcp://127.0.0.1:7402"
 #define MAX_CHILDREN 16
@@ -290,88 +291,22 @@ static int to_json(const msgpack_object *o, unsigned depth, json_object **out) {
         return 0;
 }
 
-static uint64_t be_uint(const uint8_t *p, size_t n) {
-        uint64_t v = 0;
-
-        for (size_t i = 0; i < n; i++)
-                v = v << 8 | p[i];
-        return v;
-}
-
 /* msgpack-c allocates a container's element array when it reads the header
- * (5 bytes can ask for 96 GiB), and reports nesting beyond its stack of 32
- * as MSGPACK_UNPACK_NOMEM_ERROR. So the headers are walked once first, with
- * nothing allocated: every element takes at least one byte, so the objects
- * still owed may never outnumber the bytes left, and containers may nest
- * MAX_DEPTH deep (to_json's limit). Returns 0, ALERT_E_MALFORMED (also for
- * truncation, trailing bytes and the unused byte 0xc1) or ALERT_E_TOO_DEEP. */
+ * and reports nesting beyond its stack of 32 as out of memory: the headers
+ * are walked first (proto/mpwalk.h), containers may nest MAX_DEPTH deep
+ * (to_json's limit) and nothing may follow the alert. Returns 0,
+ * ALERT_E_MALFORMED or ALERT_E_TOO_DEEP. */
 static int payload_check(const uint8_t *p, size_t len) {
-        uint64_t left[MAX_DEPTH + 1] = {1}; /* objects owed per open level */
-        uint64_t owed = 1;                  /* their sum */
-        unsigned depth = 0;
-        size_t i = 0;
+        size_t end;
 
-        while (owed > 0) {
-                uint64_t skip = 0, items = 0;
-                size_t lenb = 0; /* bytes of a length or count after the type byte */
-                uint8_t b;
-
-                while (left[depth] == 0)
-                        depth--;
-                if (i >= len)
-                        return ALERT_E_MALFORMED;
-                b = p[i++];
-                left[depth]--;
-                owed--;
-                if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-                        /* fixint, nil, false, true: the type byte is all */
-                } else if (b <= 0x8f)
-                        items = 2u * (b & 0x0fu);
-                else if (b <= 0x9f)
-                        items = b & 0x0fu;
-                else if (b <= 0xbf)
-                        skip = b & 0x1fu;
-                else if (b == 0xc1)
-                        return ALERT_E_MALFORMED;
-                else if (b <= 0xc9) /* bin 8/16/32, ext 8/16/32 */
-                        lenb = (size_t)1 << ((b - 0xc4) % 3);
-                else if (b <= 0xcb) /* float 32/64 */
-                        skip = b == 0xca ? 4 : 8;
-                else if (b <= 0xd3) /* uint, int 8..64 */
-                        skip = 1u << ((b - 0xcc) % 4);
-                else if (b <= 0xd8) /* fixext: type byte + 1..16 */
-                        skip = 1 + (1u << (b - 0xd4));
-                else if (b <= 0xdb) /* str 8/16/32 */
-                        lenb = (size_t)1 << (b - 0xd9);
-                else /* array 16/32, map 16/32 */
-                        lenb = b == 0xdc || b == 0xde ? 2 : 4;
-
-                if (lenb) {
-                        uint64_t n;
-
-                        if (len - i < lenb)
-                                return ALERT_E_MALFORMED;
-                        n = be_uint(p + i, lenb);
-                        i += lenb;
-                        if (b >= 0xdc)
-                                items = b >= 0xde ? 2 * n : n;
-                        else
-                                skip = n + (b >= 0xc7 && b <= 0xc9); /* ext: type byte */
-                }
-                if (skip > len - i)
-                        return ALERT_E_MALFORMED;
-                i += (size_t)skip;
-                if (b >= 0xdc || (b >= 0x80 && b <= 0x9f)) {
-                        if (depth >= MAX_DEPTH)
-                                return ALERT_E_TOO_DEEP;
-                        if (items > 0)
-                                left[++depth] = items;
-                }
-                owed += items;
-                if (owed > len - i)
-                        return ALERT_E_MALFORMED;
+        switch (mpwalk(p, len, MAX_DEPTH, &end)) {
+        case MPWALK_OK:
+                return end == len ? 0 : ALERT_E_MALFORMED;
+        case MPWALK_TOO_DEEP:
+                return ALERT_E_TOO_DEEP;
+        default:
+                return ALERT_E_MALFORMED;
         }
-        return i == len ? 0 : ALERT_E_MALFORMED;
 }
 
 static void msgpack_unpacked_donep(msgpack_unpacked *u) {

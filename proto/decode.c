@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "mpwalk.h"
 
 struct ProtoDecoder {
         msgpack_zone zone;
@@ -123,86 +124,6 @@ static int fail(ProtoDiag *diag, int reason, const char *field) {
                 diag->field = field;
         }
         return reason;
-}
-
-/* Big-endian length or count of n (1, 2 or 4) bytes at p. */
-static uint64_t be_uint(const uint8_t *p, size_t n) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < n; i++)
-                v = v << 8 | p[i];
-        return v;
-}
-
-/* msgpack-c allocates a container's element array as soon as it reads the
- * header, before any element: a 5-byte "array of 2^32-1 elements" makes it
- * ask malloc for 96 GiB (an ASan build aborts; with overcommit the daemon
- * maps it). Every element takes at least one byte, so walking the headers
- * once and requiring that the objects still owed never outnumber the bytes
- * left bounds msgpack-c's allocations by the payload size without rejecting
- * any complete message. Returns false for a message that fails this, is
- * truncated, or holds the never-used byte 0xc1; trailing bytes are left to
- * msgpack_unpack(). */
-static bool sizes_plausible(const uint8_t *p, size_t len) {
-        uint64_t owed = 1;
-        size_t i = 0;
-
-        while (owed > 0) {
-                uint64_t skip = 0, items = 0;
-                size_t lenb = 0; /* bytes of a length/count field after the type byte */
-                uint8_t b;
-
-                if (i >= len)
-                        return false;
-                b = p[i++];
-                owed--;
-                if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-                        /* fixint, nil, false, true: the type byte is all */
-                } else if (b <= 0x8f)
-                        items = 2u * (b & 0x0fu);
-                else if (b <= 0x9f)
-                        items = b & 0x0fu;
-                else if (b <= 0xbf)
-                        skip = b & 0x1fu;
-                else if (b == 0xc1)
-                        return false;
-                else if (b == 0xc4 || b == 0xd9 || b == 0xc7) /* bin8, str8, ext8 */
-                        lenb = 1;
-                else if (b == 0xc5 || b == 0xda || b == 0xc8 || b == 0xdc || b == 0xde)
-                        lenb = 2;
-                else if (b == 0xc6 || b == 0xdb || b == 0xc9 || b == 0xdd || b == 0xdf)
-                        lenb = 4;
-                else if (b == 0xca)
-                        skip = 4;
-                else if (b == 0xcb)
-                        skip = 8;
-                else if (b <= 0xcf) /* uint 8..64 */
-                        skip = 1u << (b - 0xcc);
-                else if (b <= 0xd3) /* int 8..64 */
-                        skip = 1u << (b - 0xd0);
-                else /* fixext 1..16: type byte + data */
-                        skip = 1 + (1u << (b - 0xd4));
-
-                if (lenb) {
-                        uint64_t n;
-                        if (len - i < lenb)
-                                return false;
-                        n = be_uint(p + i, lenb);
-                        i += lenb;
-                        if (b == 0xdc || b == 0xdd)
-                                items = n;
-                        else if (b == 0xde || b == 0xdf)
-                                items = 2 * n;
-                        else
-                                skip = n + (b >= 0xc7 && b <= 0xc9); /* ext: type byte */
-                }
-                if (skip > len - i)
-                        return false;
-                i += (size_t)skip;
-                owed += items;
-                if (owed > len - i)
-                        return false;
-        }
-        return true;
 }
 
 static bool present(const msgpack_object *o) {
@@ -334,7 +255,7 @@ int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t le
                  int64_t lateness_ms, Event *ev, ProtoDiag *diag) {
         const msgpack_object *f[_K_MAX] = {0};
         msgpack_object root;
-        size_t off = 0;
+        size_t off = 0, end;
         int r, kerr = PROTO_OK;
         const char *kfield = NULL;
         bool id_twice = false;
@@ -345,7 +266,9 @@ int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t le
         if (diag)
                 *diag = (ProtoDiag){0};
 
-        if (!sizes_plausible(payload, len))
+        /* Bounds msgpack-c's allocations by the payload (see mpwalk.h);
+         * trailing bytes are left to msgpack_unpack(). */
+        if (mpwalk(payload, len, 0, &end) != MPWALK_OK)
                 return fail(diag, PROTO_E_MALFORMED, NULL);
         msgpack_zone_clear(&d->zone);
         r = msgpack_unpack(payload, len, &off, &d->zone, &root);
@@ -353,7 +276,7 @@ int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t le
                 /* EXTRA_BYTES (trailing garbage), PARSE_ERROR (bad bytes)
                  * and NOMEM (nesting past msgpack-c's 32-level stack, or a
                  * failed allocation) are all a message we cannot read;
-                 * sizes_plausible() already refused truncated ones. */
+                 * mpwalk() already refused truncated ones. */
                 return fail(diag, PROTO_E_MALFORMED, NULL);
         if (root.type != MSGPACK_OBJECT_MAP)
                 return fail(diag, PROTO_E_NOT_A_MAP, NULL);
