@@ -444,7 +444,11 @@ static void mix_progress(const Daemon *d, int64_t t0, const DaemonStatus *st, co
  * through a PUB with ZeroMQ's default HWM, as a plain publisher would. */
 static int run_mix_sub(Daemon *d, EventSet *set, size_t window, double pace, size_t pub_hwm, int64_t deadline_ms,
                        MixResults *res) {
-        int hwm = pace > 0 ? (int)pub_hwm : (int)window + 1000;
+        /* Windowed, the window bounds what is queued; the PUB pipe's own
+         * limit must not: ZeroMQ's writer learns of the reader's progress
+         * only every half HWM, so a limit near the window drops messages
+         * that have long left. 0 = no limit. */
+        int hwm = pace > 0 ? (int)pub_hwm : 0;
         void *pub = zsocket(d->zctx, ZMQ_XPUB, hwm, 0);
         DaemonStatus base = {0}, st = {0};
         uint64_t sent = 0, shifted = 0, received = 0, done = 0, last_done = 0, report_done = 0;
