@@ -145,7 +145,10 @@ Gauges *batch_gauges(Batch *b, const Scope *s) {
         return e ? &e->gauges : NULL;
 }
 
-int batch_add_tk(Batch *b, const ScopeSet *set, int64_t ts, const TkAgg *delta) {
+/* Merges delta into the bucket (minute of ts) of `all` and every known
+ * scope of set; merge knows which part of the record delta is. */
+static int add_to_scopes(Batch *b, const ScopeSet *set, int64_t ts, void (*merge)(BucketRecord *, const void *),
+                         const void *delta) {
         Scope scopes[4];
         int n = scopeset_list(set, true, scopes);
         uint32_t minute = batch_minute(ts);
@@ -154,23 +157,25 @@ int batch_add_tk(Batch *b, const ScopeSet *set, int64_t ts, const TkAgg *delta) 
                 BucketRecord *r = batch_bucket(b, &scopes[i], minute);
                 if (!r)
                         return -ENOMEM;
-                tkagg_merge(&r->tk, delta);
+                merge(r, delta);
         }
         return 0;
 }
 
-int batch_add_cp(Batch *b, const ScopeSet *set, int64_t ts, const CpAgg *delta) {
-        Scope scopes[4];
-        int n = scopeset_list(set, true, scopes);
-        uint32_t minute = batch_minute(ts);
+static void merge_tk(BucketRecord *r, const void *delta) {
+        tkagg_merge(&r->tk, delta);
+}
 
-        for (int i = 0; i < n; i++) {
-                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
-                if (!r)
-                        return -ENOMEM;
-                cpagg_merge(&r->cp, delta);
-        }
-        return 0;
+static void merge_cp(BucketRecord *r, const void *delta) {
+        cpagg_merge(&r->cp, delta);
+}
+
+int batch_add_tk(Batch *b, const ScopeSet *set, int64_t ts, const TkAgg *delta) {
+        return add_to_scopes(b, set, ts, merge_tk, delta);
+}
+
+int batch_add_cp(Batch *b, const ScopeSet *set, int64_t ts, const CpAgg *delta) {
+        return add_to_scopes(b, set, ts, merge_cp, delta);
 }
 
 int batch_add_gauges(Batch *b, const ScopeSet *set, bool with_all, const Gauges *delta) {
