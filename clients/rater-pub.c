@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "clients/cleanup.h"
 #include "daemon/util/error.h"
 #include "proto/encode.h"
 #include "proto/event.h"
@@ -70,16 +71,6 @@ static int64_t wall_ms(void) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void zmq_closep(void **s) {
-        if (*s)
-                zmq_close(*s);
-}
-
-static void zmq_ctx_termp(void **c) {
-        if (*c)
-                zmq_ctx_term(*c);
 }
 
 /* Input lines, read with read(2) rather than stdio so that --reliable can

@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "clients/cleanup.h"
 #include "daemon/util/error.h"
 #include "proto/duration.h"
 #include "proto/mpwalk.h"
@@ -198,10 +199,6 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
                 i += len;
         }
         return true;
-}
-
-static void json_object_putp(json_object **o) {
-        json_object_put(*o);
 }
 
 /* Converts one msgpack value into json-c (nil, and floats that JSON cannot

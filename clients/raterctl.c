@@ -16,6 +16,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "clients/cleanup.h"
 #include "daemon/util/error.h"
 #include "proto/duration.h"
 
@@ -34,23 +35,9 @@ typedef struct {
         int timeout_s;
 } Options;
 
-static void json_object_putp(json_object **o) {
-        json_object_put(*o);
-}
-
 static void json_tokener_freep(json_tokener **t) {
         if (*t)
                 json_tokener_free(*t);
-}
-
-static void zmq_closep(void **s) {
-        if (*s)
-                zmq_close(*s);
-}
-
-static void zmq_ctx_termp(void **c) {
-        if (*c)
-                zmq_ctx_term(*c);
 }
 
 static void usage(FILE *f) {

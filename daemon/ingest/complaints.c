@@ -213,52 +213,36 @@ int complaints_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const E
         return put_state(st, txn, id, len, &s);
 }
 
-int complaints_sweep(Store *st, MDB_txn *txn, Batch *b, const Config *c, int64_t now_ms, unsigned max,
-                     unsigned *swept) {
-        MDB_cursor *cur;
-        MDB_val k, v;
-        int rc, r = 0;
+typedef struct {
+        Store *st;
+        MDB_txn *txn;
+        Batch *b;
+        const Config *c;
+} SweepCtx;
 
-        *swept = 0;
+static int sweep_one(void *userdata, const char *id, size_t len, int64_t deadline) {
+        SweepCtx *x = userdata;
+        ComplaintState s;
+        int r = complaints_get(x->st, x->txn, id, len, &s);
 
-        rc = mdb_cursor_open(txn, st->unhandled, &cur);
-        if (rc)
-                return store_err(rc);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (rc == 0 && *swept < max) {
-                const char *id;
-                size_t len;
-                int64_t deadline;
-                ComplaintState s;
-
-                if (!deadline_key_parse(&k, &deadline, &id, &len))
-                        goto drop;
-                if (deadline > now_ms)
-                        break;
-                r = complaints_get(st, txn, id, len, &s);
-                if (r == 0 && (s.flags & CP_F_OPENED) && !(s.flags & (CP_F_RESOLVED | CP_F_UNHANDLED))) {
-                        /* Counted when the deadline passes, no event needed;
-                         * the complaint stays open in the gauge. */
-                        if ((r = score_unhandled(b, &s, c)) || (r = put_state(st, txn, id, len, &s)))
-                                break;
-                } else if (r && r != STORE_E_NOTFOUND && r != STORE_E_FORMAT) {
-                        break;
-                }
-                r = 0;
-        drop:
-                if ((rc = mdb_cursor_del(cur, 0))) {
-                        r = store_err(rc);
-                        break;
-                }
-                (*swept)++;
-                /* After a delete MDB_NEXT yields the entry that moved into
-                 * the deleted slot, so no entry is skipped. */
-                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
+        if (r == STORE_E_NOTFOUND || r == STORE_E_FORMAT)
+                return 0;
         if (r)
                 return r;
-        return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+        if (!(s.flags & CP_F_OPENED) || (s.flags & (CP_F_RESOLVED | CP_F_UNHANDLED)))
+                return 0;
+        /* Counted when the deadline passes, no event needed; the complaint
+         * stays open in the gauge. */
+        if ((r = score_unhandled(x->b, &s, x->c)))
+                return r;
+        return put_state(x->st, x->txn, id, len, &s);
+}
+
+int complaints_sweep(Store *st, MDB_txn *txn, Batch *b, const Config *c, int64_t now_ms, unsigned max,
+                     unsigned *swept) {
+        SweepCtx x = {st, txn, b, c};
+
+        return deadline_sweep(txn, st->unhandled, now_ms, max, sweep_one, &x, swept);
 }
 
 /* One database's share of a prune step: its keys after the resume key,

@@ -180,65 +180,45 @@ int tickets_apply(Store *st, MDB_txn *txn, Batch *b, const Config *c, const Even
         return put_state(st, txn, id, len, &t);
 }
 
-int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max, unsigned *swept) {
-        MDB_cursor *cur;
-        MDB_val k, v;
-        unsigned done = 0;
-        int rc, r = 0;
+typedef struct {
+        Store *st;
+        MDB_txn *txn;
+        Batch *b;
+} SweepCtx;
 
-        rc = mdb_cursor_open(txn, st->deadlines, &cur);
-        if (rc)
-                return store_err(rc);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (rc == 0 && done < max) {
-                const char *id;
-                size_t len;
-                int64_t deadline;
-                TicketState t;
+static int sweep_one(void *userdata, const char *id, size_t len, int64_t deadline) {
+        SweepCtx *x = userdata;
+        TicketState t;
+        Breach br;
+        int r = tickets_get(x->st, x->txn, id, len, &t);
 
-                if (!deadline_key_parse(&k, &deadline, &id, &len))
-                        goto drop;
-                if (deadline > now_ms)
-                        break;
-                r = tickets_get(st, txn, id, len, &t);
-                if (r == 0 && (t.flags & TK_F_OPENED) && !(t.flags & TK_F_SLA_DONE) &&
-                    !(t.flags & TK_F_RESPONDED)) {
-                        /* Counted when the deadline passes, no event needed. */
-                        if ((r = batch_add_tk(b, &t.scopes, t.deadline_ts, &(TkAgg){.sla_due = 1, .sla_breaches = 1})))
-                                break;
-                        t.flags |= TK_F_SLA_DONE;
-                        {
-                                Breach br = {.scopes = t.scopes, .deadline_ms = t.deadline_ts,
-                                             .priority = t.priority};
-                                memcpy(br.ticket, id, len);
-                                br.ticket[len] = '\0';
-                                if ((r = batch_add_breach(b, &br)))
-                                        break;
-                        }
-                        if (t.flags & TK_F_OPEN) {
-                                if ((r = batch_add_gauges(b, &t.scopes, true, &(Gauges){.overdue = 1})))
-                                        break;
-                                t.flags |= TK_F_OVERDUE;
-                        }
-                        if ((r = put_state(st, txn, id, len, &t)))
-                                break;
-                } else if (r && r != STORE_E_NOTFOUND && r != STORE_E_FORMAT) {
-                        break;
-                }
-                r = 0;
-        drop:
-                if ((rc = mdb_cursor_del(cur, 0))) {
-                        r = store_err(rc);
-                        break;
-                }
-                done++;
-                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
-        *swept = done;
+        if (r == STORE_E_NOTFOUND || r == STORE_E_FORMAT)
+                return 0;
         if (r)
                 return r;
-        return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
+        if (!(t.flags & TK_F_OPENED) || (t.flags & (TK_F_SLA_DONE | TK_F_RESPONDED)))
+                return 0;
+        /* Counted when the deadline passes, no event needed. */
+        if ((r = batch_add_tk(x->b, &t.scopes, t.deadline_ts, &(TkAgg){.sla_due = 1, .sla_breaches = 1})))
+                return r;
+        t.flags |= TK_F_SLA_DONE;
+        br = (Breach){.scopes = t.scopes, .deadline_ms = t.deadline_ts, .priority = t.priority};
+        memcpy(br.ticket, id, len);
+        br.ticket[len] = '\0';
+        if ((r = batch_add_breach(x->b, &br)))
+                return r;
+        if (t.flags & TK_F_OPEN) {
+                if ((r = batch_add_gauges(x->b, &t.scopes, true, &(Gauges){.overdue = 1})))
+                        return r;
+                t.flags |= TK_F_OVERDUE;
+        }
+        return put_state(x->st, x->txn, id, len, &t);
+}
+
+int tickets_sweep(Store *st, MDB_txn *txn, Batch *b, int64_t now_ms, unsigned max, unsigned *swept) {
+        SweepCtx x = {st, txn, b};
+
+        return deadline_sweep(txn, st->deadlines, now_ms, max, sweep_one, &x, swept);
 }
 
 int tickets_prune(Store *st, MDB_txn *txn, int64_t now_ms, int64_t retention_ms, unsigned scan, uint8_t *resume,
