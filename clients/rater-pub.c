@@ -226,26 +226,36 @@ static int await_subscriber(void *sock, int timeout_s) {
         return 0;
 }
 
+/* A context and a socket of type connected to the endpoint, with no send
+ * limit (the input is what bounds it) and the given linger. Returns EXIT_OK,
+ * or the exit code after saying why. */
+static int open_socket(const Options *o, int type, int linger, void **ctx, void **sock) {
+        int zero = 0;
+
+        *ctx = zmq_ctx_new();
+        if (!*ctx || !(*sock = zmq_socket(*ctx, type)) || zmq_setsockopt(*sock, ZMQ_SNDHWM, &zero, sizeof(zero)) < 0 ||
+            zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0) {
+                fprintf(stderr, "rater-pub: cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
+                return EXIT_UNREACHABLE;
+        }
+        if (zmq_connect(*sock, o->endpoint) < 0) {
+                fprintf(stderr, "rater-pub: invalid endpoint '%s': %s\n", o->endpoint, zmq_strerror(errno));
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
 static int run_fire_and_forget(const Options *o, Reader *rd, Counters *c) {
         _cleanup_(zmq_ctx_termp) void *ctx = NULL;
         _cleanup_(zmq_closep) void *sock = NULL;
-        int zero = 0, linger = o->timeout_s * 1000, r = 0;
+        int r = 0;
         bool subscribed = false;
         msgpack_sbuffer sb;
 
         /* sock is declared after ctx, so it is closed (and flushed, for up
          * to the linger) before the context terminates. */
-        ctx = zmq_ctx_new();
-        if (!ctx || !(sock = zmq_socket(ctx, ZMQ_XPUB)) ||
-            zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof(zero)) < 0 ||
-            zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0) {
-                fprintf(stderr, "rater-pub: cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
-                return EXIT_UNREACHABLE;
-        }
-        if (zmq_connect(sock, o->endpoint) < 0) {
-                fprintf(stderr, "rater-pub: invalid endpoint '%s': %s\n", o->endpoint, zmq_strerror(errno));
-                return EXIT_USAGE;
-        }
+        if ((r = open_socket(o, ZMQ_XPUB, o->timeout_s * 1000, &ctx, &sock)) != EXIT_OK)
+                return r;
 
         msgpack_sbuffer_init(&sb);
         for (;;) {
@@ -528,24 +538,15 @@ static int run_reliable(const Options *o, Reader *rd, Counters *c) {
         _cleanup_(window_freep) Window *w = NULL;
         int64_t first_sent = -1, now;
         bool input_done = false, answered = false;
-        int zero = 0, r = 0;
+        int r = 0;
         msgpack_sbuffer sb;
 
         if (window_new(&w) < 0) {
                 fputs("rater-pub: out of memory\n", stderr);
                 return EXIT_UNREACHABLE;
         }
-        ctx = zmq_ctx_new();
-        if (!ctx || !(sock = zmq_socket(ctx, ZMQ_DEALER)) ||
-            zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof(zero)) < 0 ||
-            zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0) {
-                fprintf(stderr, "rater-pub: cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
-                return EXIT_UNREACHABLE;
-        }
-        if (zmq_connect(sock, o->endpoint) < 0) {
-                fprintf(stderr, "rater-pub: invalid endpoint '%s': %s\n", o->endpoint, zmq_strerror(errno));
-                return EXIT_USAGE;
-        }
+        if ((r = open_socket(o, ZMQ_DEALER, 0, &ctx, &sock)) != EXIT_OK)
+                return r;
 
         msgpack_sbuffer_init(&sb);
         while (r >= 0) {
