@@ -190,6 +190,7 @@ static void batch_fail(Ingest *in, int r) {
 static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
         size_t tlen = zmq_msg_size(topic), plen = zmq_msg_size(payload);
         EventKind kind = EVENT_FEEDBACK;
+        int64_t now;
         int r;
 
         memset(ev, 0, sizeof(*ev));
@@ -202,7 +203,8 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
                 diag->reason = PROTO_E_UNKNOWN_TOPIC;
                 return ST_REJECTED;
         }
-        r = proto_decode(in->decoder, kind, zmq_msg_data((zmq_msg_t *)payload), plen, now_ms(),
+        now = now_ms(); /* one clock read per event: validation and dedup agree */
+        r = proto_decode(in->decoder, kind, zmq_msg_data((zmq_msg_t *)payload), plen, now,
                          in->config->allowed_lateness_ms, ev, diag);
         if (r)
                 return ST_REJECTED;
@@ -217,7 +219,7 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
                 in->batch_started = mono_ms();
         }
         in->n_events++;
-        r = dedup_check_and_set(in->store, in->txn, ev->kind, ev->id, now_ms(), in->config->dedup_horizon_ms);
+        r = dedup_check_and_set(in->store, in->txn, ev->kind, ev->id, now, in->config->dedup_horizon_ms);
         if (r == DEDUP_E_DUPLICATE) {
                 in->n_duplicate++;
                 return ST_DUPLICATE;
