@@ -1,9 +1,10 @@
 /* daemon/server.c: setup, the poll loop, housekeeping and shutdown.
  *
- * Loop order matters: ingest first (read what is ready), commit when the
- * batch is full, its delay is up, or the sockets are drained and reliable
- * clients wait on it, and before answering control requests, so an
- * operator never reads around an open batch.
+ * Loop order matters: settle the batch the writer thread finished, read
+ * what is ready, close the open batch when it is full, its delay is up, or
+ * the sockets are drained and reliable clients wait on it, and commit
+ * everything before answering control requests, so an operator never reads
+ * around an open batch.
  */
 #include <errno.h>
 #include <signal.h>
@@ -67,11 +68,8 @@ Server *server_free(Server *s) {
         return NULL;
 }
 
-/* LMDB has one writer: before the alert engine writes outside a commit
- * callback, the open ingest batch (if any) is committed. */
-static void flush_batch(void *userdata) {
-        Server *s = userdata;
-        (void)ingest_commit(s->ingest);
+static void settle(void *userdata) {
+        ingest_sync(userdata);
 }
 
 int server_new(Server **out, const Config *c, char *err, size_t errlen) {
@@ -97,9 +95,9 @@ int server_new(Server **out, const Config *c, char *err, size_t errlen) {
         if ((r = alerts_new(&s->alerts, s->zctx, c, s->store, err, errlen)))
                 return r;
         ingest_on_commit(s->ingest, alerts_on_commit, s->alerts);
-        alerts_set_flush(s->alerts, flush_batch, s);
         if ((r = control_new(&s->control, s->zctx, c, s->store, &s->stats, s->alerts, err, errlen)) < 0)
                 return r;
+        control_set_settle(s->control, settle, s->ingest);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -127,7 +125,6 @@ int server_new(Server **out, const Config *c, char *err, size_t errlen) {
 }
 
 static void commit(Server *s) {
-        /* Errors are logged and counted by ingest; the loop goes on. */
         (void)ingest_commit(s->ingest);
 }
 
@@ -184,7 +181,7 @@ static bool handle_signals(Server *s) {
 }
 
 int server_run(Server *s) {
-        zmq_pollitem_t items[5];
+        zmq_pollitem_t items[6];
         int n_ingest, n, r;
         bool stop = false, drained = true;
 
@@ -207,6 +204,7 @@ int server_run(Server *s) {
 
                 if (items[n - 2].revents & ZMQ_POLLIN)
                         stop = handle_signals(s);
+                ingest_reap(s->ingest);
 
                 r = ingest_read(s->ingest, &drained);
                 if (r < 0 && r != -EAGAIN && r != -EINTR)
@@ -215,18 +213,14 @@ int server_run(Server *s) {
                  * clients wait on it; fire-and-forget events wait up to
                  * batch_delay for company, so a steady stream is committed
                  * in large batches rather than one small batch per poll. */
-                if (ingest_batch_events(s->ingest) &&
-                    ((drained && ingest_batch_acks(s->ingest)) || ingest_batch_full(s->ingest) ||
-                     ingest_batch_deadline(s->ingest, mono_ms()) == 0))
+                if ((drained && ingest_batch_acks(s->ingest)) || ingest_batch_full(s->ingest) ||
+                    ingest_batch_deadline(s->ingest, mono_ms()) == 0)
                         commit(s);
 
                 if (items[n - 1].revents & ZMQ_POLLIN)
                         housekeeping(s);
-                if (items[n_ingest].revents & ZMQ_POLLIN) {
-                        /* An operator never reads around an open batch. */
-                        commit(s);
-                        control_dispatch(s->control, 64);
-                }
+                if (items[n_ingest].revents & ZMQ_POLLIN)
+                        control_dispatch(s->control, 64); /* settles ingest first (settle()) */
         }
 
         sd_notify(0, "STOPPING=1\nSTATUS=draining");
@@ -234,7 +228,7 @@ int server_run(Server *s) {
          * publisher that keeps sending cannot hold the shutdown. */
         for (unsigned i = 0; i < 64; i++) {
                 ingest_read(s->ingest, &drained);
-                commit(s);
+                ingest_sync(s->ingest);
                 if (drained)
                         break;
         }

@@ -46,13 +46,19 @@ enum {
         _K_MAX,
 };
 
-static const char *const key_names[_K_MAX] = {
-        [K_V] = "v", [K_ID] = "id", [K_TS] = "ts", [K_TEAM] = "team", [K_AGENT] = "agent",
-        [K_CHANNEL] = "channel", [K_CUSTOMER] = "customer", [K_TICKET] = "ticket",
-        [K_SCORE] = "score", [K_SCALE] = "scale", [K_RATER] = "rater", [K_NPS] = "nps",
-        [K_COMPLAINT] = "complaint", [K_STATUS] = "status", [K_SEVERITY] = "severity",
-        [K_CATEGORY] = "category", [K_OUTCOME] = "outcome", [K_PRIORITY] = "priority",
+/* Names with their lengths: every key of every event is matched here. */
+#define KEY(k, s) [k] = {s, sizeof(s) - 1}
+static const struct {
+        const char *name;
+        size_t len;
+} keys[_K_MAX] = {
+        KEY(K_V, "v"), KEY(K_ID, "id"), KEY(K_TS, "ts"), KEY(K_TEAM, "team"), KEY(K_AGENT, "agent"),
+        KEY(K_CHANNEL, "channel"), KEY(K_CUSTOMER, "customer"), KEY(K_TICKET, "ticket"),
+        KEY(K_SCORE, "score"), KEY(K_SCALE, "scale"), KEY(K_RATER, "rater"), KEY(K_NPS, "nps"),
+        KEY(K_COMPLAINT, "complaint"), KEY(K_STATUS, "status"), KEY(K_SEVERITY, "severity"),
+        KEY(K_CATEGORY, "category"), KEY(K_OUTCOME, "outcome"), KEY(K_PRIORITY, "priority"),
 };
+#undef KEY
 
 static const char *const kind_names[_EVENT_KIND_MAX] = {"feedback", "complaint", "ticket"};
 
@@ -133,13 +139,13 @@ static bool present(const msgpack_object *o) {
 /* A string field of min..max bytes into *out; absent leaves *out empty. */
 static int get_str(const msgpack_object *o, size_t max, bool required, int key, Slice *out, ProtoDiag *diag) {
         if (!present(o))
-                return required ? fail(diag, PROTO_E_MISSING_FIELD, key_names[key]) : PROTO_OK;
+                return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].name) : PROTO_OK;
         if (o->type != MSGPACK_OBJECT_STR)
-                return fail(diag, PROTO_E_WRONG_TYPE, key_names[key]);
+                return fail(diag, PROTO_E_WRONG_TYPE, keys[key].name);
         if (o->via.str.size == 0)
-                return fail(diag, PROTO_E_OUT_OF_RANGE, key_names[key]);
+                return fail(diag, PROTO_E_OUT_OF_RANGE, keys[key].name);
         if (o->via.str.size > max)
-                return fail(diag, PROTO_E_TOO_LONG, key_names[key]);
+                return fail(diag, PROTO_E_TOO_LONG, keys[key].name);
         out->ptr = o->via.str.ptr;
         out->len = o->via.str.size;
         return PROTO_OK;
@@ -163,15 +169,15 @@ static int get_uint(const msgpack_object *o, uint64_t lo, uint64_t hi, const cha
 static int get_enum(const msgpack_object *o, const char *const *names, int n, bool required, int key, int *out,
                     ProtoDiag *diag) {
         if (!present(o))
-                return required ? fail(diag, PROTO_E_MISSING_FIELD, key_names[key]) : PROTO_OK;
+                return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].name) : PROTO_OK;
         if (o->type != MSGPACK_OBJECT_STR)
-                return fail(diag, PROTO_E_WRONG_TYPE, key_names[key]);
+                return fail(diag, PROTO_E_WRONG_TYPE, keys[key].name);
         for (int i = 0; i < n; i++)
                 if (str_eq(o->via.str.ptr, o->via.str.size, names[i])) {
                         *out = i;
                         return PROTO_OK;
                 }
-        return fail(diag, PROTO_E_OUT_OF_RANGE, key_names[key]);
+        return fail(diag, PROTO_E_OUT_OF_RANGE, keys[key].name);
 }
 
 static int decode_feedback(const msgpack_object *const *f, Event *ev, ProtoDiag *diag) {
@@ -293,14 +299,14 @@ int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t le
                         continue;
                 }
                 for (int j = 0; j < _K_MAX; j++) {
-                        if (!str_eq(k->via.str.ptr, k->via.str.size, key_names[j]))
+                        if (k->via.str.size != keys[j].len || memcmp(k->via.str.ptr, keys[j].name, keys[j].len) != 0)
                                 continue;
                         if (!f[j]) {
                                 f[j] = &root.via.map.ptr[i].val;
                         } else {
                                 if (!kerr) {
                                         kerr = PROTO_E_MALFORMED;
-                                        kfield = key_names[j];
+                                        kfield = keys[j].name;
                                 }
                                 id_twice |= j == K_ID;
                         }

@@ -57,8 +57,6 @@ struct Alerts {
         bool orphans_due; /* stored alerts of unknown rules wait for resolution */
         bool rescan_due;  /* a pass failed: the next tick scans every group */
 
-        AlertsFlushFn flush;
-        void *flush_userdata;
         AlertsSinkFn sink;
         void *sink_userdata;
 
@@ -68,5 +66,3 @@ struct Alerts {
 /* The rule named name, or NULL. */
 const AlertRule *alerts_rule(const Alerts *a, const char *name);
 
-/* Commits the open ingest batch through the flush hook. */
-void alerts_flush(Alerts *a);

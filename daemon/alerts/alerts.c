@@ -35,19 +35,9 @@ Alerts *alerts_free(Alerts *a) {
         return NULL;
 }
 
-void alerts_set_flush(Alerts *a, AlertsFlushFn fn, void *userdata) {
-        a->flush = fn;
-        a->flush_userdata = userdata;
-}
-
 void alerts_set_sink(Alerts *a, AlertsSinkFn fn, void *userdata) {
         a->sink = fn;
         a->sink_userdata = userdata;
-}
-
-void alerts_flush(Alerts *a) {
-        if (a->flush)
-                a->flush(a->flush_userdata);
 }
 
 size_t alerts_firing(const Alerts *a) {
@@ -417,8 +407,7 @@ int alerts_evaluate(Alerts *a, const Scope *scopes, size_t n_scopes, const Breac
 }
 
 void alerts_on_commit(void *userdata, const CommitInfo *info) {
-        /* Runs right after ingest's commit: no write transaction is open, so
-         * no flush. */
+        /* Runs on the main thread once ingest's batch is durable. */
         alerts_evaluate(userdata, info->scopes, info->n_scopes, info->breaches, info->n_breaches, now_ms());
 }
 
@@ -493,7 +482,6 @@ int alerts_tick(Alerts *a, int64_t now) {
         int64_t oldest;
         int r = 0;
 
-        alerts_flush(a);
         a->n_changes = 0;
         if ((r = store_begin(a->store, MDB_RDONLY, &txn))) {
                 log_failure(a, "reading for alert evaluation", r);
@@ -575,7 +563,6 @@ int alerts_set_rules(Alerts *a, const Rule *rules, size_t n_rules, AlertSeverity
 
         /* States of removed rules resolve now. */
         follow_rules(a);
-        alerts_flush(a);
         a->n_changes = 0;
         if ((r = queue_orphans(a, now)) < 0) {
                 a->n_changes = 0;

@@ -26,9 +26,9 @@
  * `firing` (the restarted daemon resolves it when the value recovers). A
  * failed commit changes nothing: the next pass tries again.
  *
- * LMDB has one writer and ingest may hold it with an open batch in this
- * same thread: every pass that does not run inside the commit callback
- * first calls the flush hook (the server commits the open batch).
+ * LMDB has one writer: a pass's write transaction waits while ingest's
+ * writer thread commits a batch (ingest/writer.h). The main thread never
+ * holds a write transaction across the loop, so this cannot deadlock.
  */
 #pragma once
 
@@ -58,11 +58,6 @@ enum {
 int alerts_new(Alerts **out, void *zctx, const Config *c, Store *store, char *err, size_t errlen);
 /* Accepts NULL; returns NULL. */
 Alerts *alerts_free(Alerts *a);
-
-/* Called before a pass outside the commit callback opens a write
- * transaction: must commit any open ingest batch. */
-typedef void (*AlertsFlushFn)(void *userdata);
-void alerts_set_flush(Alerts *a, AlertsFlushFn fn, void *userdata);
 
 /* Called for every notice that is published (after the socket send). */
 typedef void (*AlertsSinkFn)(void *userdata, const AlertNotice *n);

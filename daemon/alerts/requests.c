@@ -217,7 +217,6 @@ static int cmd_silence_add(Alerts *a, json_object *req, json_object **result, ch
         s.until_ms = ms > INT64_MAX - s.created_ms ? INT64_MAX : s.created_ms + ms;
         snprintf(s.comment, sizeof(s.comment), "%s", comment ? comment : "");
 
-        alerts_flush(a);
         if ((r = store_begin(a->store, 0, &txn)))
                 return r;
         if ((r = silences_store_add(a->store, txn, &s))) {
@@ -270,7 +269,6 @@ static int cmd_silence_rm(Alerts *a, json_object *req, json_object **result, cha
         if (!silences_get(&a->silences, id))
                 return bad(err, errlen, "no silence with id %s", json_object_get_string(v));
 
-        alerts_flush(a);
         if ((r = store_begin(a->store, 0, &txn)))
                 return r;
         r = silences_store_del(a->store, txn, id);

@@ -161,7 +161,7 @@ int config_init(Config *c) {
                 .allowed_lateness_ms = 24LL * 3600000,
                 .max_storage = 4ULL << 30,
                 .max_message = 65536,
-                .batch_max = 16384,
+                .batch_max = 65536,
                 .batch_delay_ms = 10,
                 .first_response_ms = {
                         [PRIORITY_LOW] = 24LL * 3600000,

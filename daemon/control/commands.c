@@ -318,15 +318,20 @@ int command_run(const CommandContext *ctx, json_object *req, json_object **resul
 
         if (!cmd)
                 return bad(err, errlen, "%s", "request has no \"cmd\"");
-        if (strcmp(cmd, "status") == 0)
+        if (strcmp(cmd, "status") == 0) {
                 r = cmd_status(ctx, result);
-        else if (strcmp(cmd, "get") == 0)
+                goto done;
+        }
+        if (ctx->settle)
+                ctx->settle(ctx->settle_data);
+        if (strcmp(cmd, "get") == 0)
                 r = cmd_get(ctx, req, result, err, errlen);
         else if (strcmp(cmd, "top") == 0)
                 r = cmd_top(ctx, req, result, err, errlen);
         else if (!ctx->alerts || /* alerts, silence_*, rules, reload: alerts/requests.c */
                  (r = alerts_command(ctx->alerts, cmd, req, result, err, errlen)) == ALERTS_E_UNKNOWN_COMMAND)
                 return bad(err, errlen, "unknown or unsupported command '%s'", cmd);
+done:
         if (r && !*err)
                 snprintf(err, errlen, "storage error: %s", r < 0 ? strerror(-r) : "unreadable data");
         return r;

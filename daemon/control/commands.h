@@ -15,6 +15,12 @@ typedef struct {
         Store *store;
         const Stats *stats;
         Alerts *alerts; /* NULL: no alert commands */
+        /* Called before every command but `status`: commits what ingest
+         * has staged, so an operator never reads around an open batch.
+         * `status` only reads counters, and `applied` counts only durable
+         * events: it must not force commits on a dashboard's schedule. */
+        void (*settle)(void *userdata);
+        void *settle_data;
 } CommandContext;
 
 int command_run(const CommandContext *ctx, json_object *request, json_object **result, char *err, size_t errlen);

@@ -33,7 +33,7 @@ int control_new(Control **out, void *zctx, const Config *cfg, Store *st, const S
 
         if (!c)
                 return -ENOMEM;
-        c->ctx = (CommandContext){cfg, st, stats, alerts};
+        c->ctx = (CommandContext){.config = cfg, .store = st, .stats = stats, .alerts = alerts};
         c->sock = zmq_socket(zctx, ZMQ_ROUTER);
         if (!c->sock)
                 return zmq_err();
@@ -44,6 +44,11 @@ int control_new(Control **out, void *zctx, const Config *cfg, Store *st, const S
                 return r;
         *out = TAKE_PTR(c);
         return 0;
+}
+
+void control_set_settle(Control *c, void (*fn)(void *userdata), void *userdata) {
+        c->ctx.settle = fn;
+        c->ctx.settle_data = userdata;
 }
 
 void control_pollitem(Control *c, zmq_pollitem_t *item) {

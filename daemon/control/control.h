@@ -21,6 +21,9 @@ Control *control_free(Control *c);
 
 void control_pollitem(Control *c, zmq_pollitem_t *item);
 
+/* See CommandContext.settle. */
+void control_set_settle(Control *c, void (*fn)(void *userdata), void *userdata);
+
 /* Answers up to `max` pending requests without blocking. */
 void control_dispatch(Control *c, unsigned max);
 

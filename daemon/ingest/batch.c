@@ -5,6 +5,7 @@
 
 #include "ingest/batch.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 /* Gauge deltas share the map with bucket deltas under this minute, which
  * no event time reaches (year 10136). */
@@ -13,6 +14,7 @@
 typedef struct {
         Scope scope;
         uint32_t minute;
+        uint64_t hash; /* of (scope, minute): compared before the name */
         BucketRecord rec;
         Gauges gauges;
 } Entry;
@@ -27,7 +29,12 @@ typedef struct {
 struct Batch {
         Entry *entries;
         size_t n_entries, cap_entries;
-        uint32_t *slots; /* open addressing: entry index + 1, 0 = free */
+        Entry **order; /* entries sorted at flush (pointers: an Entry is big) */
+        size_t cap_order;
+        /* Open addressing; a slot holds the hash's high half above the
+         * entry index + 1 (0 = free), so a probe that misses reads no Entry
+         * (each one a cache miss: an Entry is ~400 bytes). */
+        uint64_t *slots;
         size_t n_slots;  /* power of two, > 2 * n_entries */
         Ack *acks;
         size_t n_acks, cap_acks;
@@ -60,6 +67,7 @@ int batch_new(Batch **out) {
 Batch *batch_free(Batch *b) {
         if (b) {
                 free(b->entries);
+                free(b->order);
                 free(b->slots);
                 free(b->acks);
                 free(b->samples);
@@ -73,27 +81,23 @@ Batch *batch_free(Batch *b) {
         return NULL;
 }
 
-static uint64_t hash(const Scope *s, uint32_t minute) {
-        uint64_t h = 1469598103934665603ULL;
+#define SLOT_TAG(h) ((h) & 0xffffffff00000000ULL)
 
-        h = (h ^ s->kind) * 1099511628211ULL;
-        for (size_t i = 0; i < s->len; i++)
-                h = (h ^ (uint8_t)s->name[i]) * 1099511628211ULL;
-        h = (h ^ minute) * 1099511628211ULL;
-        return h ^ (h >> 29);
+static uint64_t hash(const Scope *s, uint32_t minute) {
+        return hash_bytes((uint64_t)s->kind << 32 | minute, s->name, s->len);
 }
 
 static int grow_slots(Batch *b) {
         size_t n = b->n_slots * 2;
-        uint32_t *slots = calloc(n, sizeof(*slots));
+        uint64_t *slots = calloc(n, sizeof(*slots));
 
         if (!slots)
                 return -ENOMEM;
         for (size_t i = 0; i < b->n_entries; i++) {
-                size_t j = hash(&b->entries[i].scope, b->entries[i].minute) & (n - 1);
+                size_t j = b->entries[i].hash & (n - 1);
                 while (slots[j])
                         j = (j + 1) & (n - 1);
-                slots[j] = (uint32_t)i + 1;
+                slots[j] = SLOT_TAG(b->entries[i].hash) | (i + 1);
         }
         free(b->slots);
         b->slots = slots;
@@ -102,14 +106,17 @@ static int grow_slots(Batch *b) {
 }
 
 static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
+        uint64_t h = hash(s, minute);
         size_t j;
         Entry *e;
 
         if (2 * (b->n_entries + 1) > b->n_slots && grow_slots(b) < 0)
                 return NULL;
-        for (j = hash(s, minute) & (b->n_slots - 1); b->slots[j]; j = (j + 1) & (b->n_slots - 1)) {
-                e = &b->entries[b->slots[j] - 1];
-                if (e->minute == minute && e->scope.kind == s->kind && e->scope.len == s->len &&
+        for (j = h & (b->n_slots - 1); b->slots[j]; j = (j + 1) & (b->n_slots - 1)) {
+                if (SLOT_TAG(b->slots[j]) != SLOT_TAG(h))
+                        continue;
+                e = &b->entries[(b->slots[j] & 0xffffffffu) - 1];
+                if (e->hash == h && e->minute == minute && e->scope.kind == s->kind && e->scope.len == s->len &&
                     memcmp(e->scope.name, s->name, s->len) == 0)
                         return e;
         }
@@ -124,9 +131,10 @@ static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
         e = &b->entries[b->n_entries];
         e->scope = *s;
         e->minute = minute;
+        e->hash = h;
         memset(&e->rec, 0, sizeof(e->rec));
         memset(&e->gauges, 0, sizeof(e->gauges));
-        b->slots[j] = (uint32_t)++b->n_entries;
+        b->slots[j] = SLOT_TAG(h) | ++b->n_entries;
         return e;
 }
 
@@ -265,7 +273,7 @@ static int sample_cmp(const void *x, const void *y) {
 }
 
 static int entry_cmp(const void *x, const void *y) {
-        const Entry *a = x, *b = y;
+        const Entry *a = *(Entry *const *)x, *b = *(Entry *const *)y;
         int c = scope_cmp(&a->scope, &b->scope);
 
         if (c)
@@ -306,28 +314,22 @@ static int flush_samples(Batch *b, Store *st, MDB_txn *txn, BucketRes res) {
         return 0;
 }
 
-int batch_flush(Batch *b, Store *st, void *txn) {
+static int write_records(Batch *b, Store *st, MDB_txn *txn, MDB_cursor *mc, MDB_cursor *hc) {
         BucketRecord hour = {0};
         const Entry *hour_of = NULL;
         int r;
 
-        /* Key order: LMDB then walks its B-tree forward page by page. The
-         * slots are rebuilt by batch_reset, so sorting is safe here. Sorted
-         * by scope then minute, the minutes of one hour are adjacent and
-         * fold into one hour-bucket write. */
-        if (b->n_entries)
-                qsort(b->entries, b->n_entries, sizeof(Entry), entry_cmp);
         b->n_touched = 0;
         for (size_t i = 0; i < b->n_entries; i++) {
-                const Entry *e = &b->entries[i];
+                const Entry *e = b->order[i];
                 if ((r = touch(b, &e->scope)))
                         return r;
                 if (e->minute == GAUGE_MINUTE) {
                         r = gauges_add(st, txn, &e->scope, &e->gauges);
                 } else {
-                        r = buckets_add(st, txn, RES_MINUTE, &e->scope, e->minute, &e->rec);
+                        r = buckets_add_at(mc, &e->scope, e->minute, &e->rec);
                         if (!r && hour_of && (scope_cmp(&hour_of->scope, &e->scope) || hour_of->minute / 60 != e->minute / 60)) {
-                                r = buckets_add(st, txn, RES_HOUR, &hour_of->scope, hour_of->minute / 60, &hour);
+                                r = buckets_add_at(hc, &hour_of->scope, hour_of->minute / 60, &hour);
                                 hour_of = NULL;
                         }
                         if (!hour_of) {
@@ -339,7 +341,40 @@ int batch_flush(Batch *b, Store *st, void *txn) {
                 if (r)
                         return r;
         }
-        if (hour_of && (r = buckets_add(st, txn, RES_HOUR, &hour_of->scope, hour_of->minute / 60, &hour)))
+        if (hour_of && (r = buckets_add_at(hc, &hour_of->scope, hour_of->minute / 60, &hour)))
+                return r;
+        return 0;
+}
+
+int batch_flush(Batch *b, Store *st, void *txn) {
+        MDB_cursor *mc = NULL, *hc = NULL;
+        int r;
+
+        /* Key order: LMDB then walks its B-tree forward page by page. The
+         * slots are rebuilt by batch_reset, so sorting is safe here. Sorted
+         * by scope then minute, the minutes of one hour are adjacent and
+         * fold into one hour-bucket write. */
+        if (b->n_entries > b->cap_order) {
+                Entry **n = realloc(b->order, b->n_entries * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                b->order = n;
+                b->cap_order = b->n_entries;
+        }
+        for (size_t i = 0; i < b->n_entries; i++)
+                b->order[i] = &b->entries[i];
+        if (b->n_entries)
+                qsort(b->order, b->n_entries, sizeof(*b->order), entry_cmp);
+        r = buckets_cursor(st, txn, RES_MINUTE, &mc);
+        if (!r)
+                r = buckets_cursor(st, txn, RES_HOUR, &hc);
+        if (!r)
+                r = write_records(b, st, txn, mc, hc);
+        if (mc)
+                mdb_cursor_close(mc);
+        if (hc)
+                mdb_cursor_close(hc);
+        if (r)
                 return r;
 
         if (!b->n_samples)

@@ -2,8 +2,9 @@
  * paths (CONTRACT.md sections 2.1 and 2.2) and the batch commit.
  *
  * Ingest reads messages without blocking, validates them, deduplicates and
- * aggregates them into the open batch inside one LMDB write transaction, and
- * on commit makes the batch durable before any `ok`/`duplicate` ack leaves.
+ * aggregates them into the open batch; a closed batch is committed by the
+ * writer thread (ingest/writer.h) while the next one fills, and is durable
+ * before any of its `ok`/`duplicate` acks leaves.
  */
 #pragma once
 
@@ -33,10 +34,9 @@ typedef void (*IngestCommitFn)(void *userdata, const CommitInfo *info);
 /* Calls fn after every successful commit (after the acks went out). */
 void ingest_on_commit(Ingest *in, IngestCommitFn fn, void *userdata);
 
-/* Runs the deadline sweeps (SLA first-response deadlines, unhandled
- * complaints) up to now inside the open batch, opening one if needed; the
- * caller commits. Returns 0 or an error (logged and counted like a failed
- * commit). */
+/* Asks the open batch to run the deadline sweeps (SLA first-response
+ * deadlines, unhandled complaints) up to now when one is due, opening it if
+ * needed; the caller commits. Returns 0 or an error reading the store. */
 int ingest_sweep(Ingest *in, int64_t now_ms);
 
 /* Creates the sockets on zctx and binds/connects every endpoint of c.
@@ -45,7 +45,8 @@ int ingest_new(Ingest **out, void *zctx, const Config *c, Store *st, Stats *stat
 /* Commits nothing: call ingest_commit first. Accepts NULL; returns NULL. */
 Ingest *ingest_free(Ingest *in);
 
-/* Fills up to 2 poll items (ZMQ_POLLIN); returns how many. */
+/* Fills up to 3 poll items (ZMQ_POLLIN): the sockets and the writer's
+ * wake-up fd; returns how many. Call ingest_reap() after every poll. */
 int ingest_pollitems(Ingest *in, zmq_pollitem_t *items);
 
 /* Reads what is ready, up to the room left in the batch. Sets *drained when
@@ -60,10 +61,19 @@ bool ingest_batch_full(const Ingest *in);
 /* Whether acknowledged-path clients wait on the open batch. */
 bool ingest_batch_acks(const Ingest *in);
 
-/* Commits the open batch durably, then sends its acks. A failed commit
- * drops the batch (no acks: reliable clients resend) and is logged and
- * counted. Returns 0 or the error. */
+/* Closes the open batch: hands it to the writer when the writer is idle;
+ * when it is busy, a full batch waits for it and any other stays open (it
+ * goes when the writer is done). Returns 0. */
 int ingest_commit(Ingest *in);
+
+/* Settles the batch in flight if the writer is done with it: on success
+ * its counts, acks and the commit callback; a failed commit drops it (no
+ * acks: reliable clients resend), logged and counted. Never blocks. */
+void ingest_reap(Ingest *in);
+
+/* Commits everything staged and waits until it is durable and settled:
+ * before answering an operator, and at shutdown. */
+void ingest_sync(Ingest *in);
 
 static inline void ingest_freep(Ingest **in) {
         ingest_free(*in);

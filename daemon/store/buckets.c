@@ -62,33 +62,55 @@ static MDB_dbi sketches_db(const Store *st, BucketRes res) {
         return res == RES_HOUR ? st->hsketches : st->sketches;
 }
 
-int buckets_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, const BucketRecord *delta) {
+int buckets_cursor(Store *st, MDB_txn *txn, BucketRes res, MDB_cursor **c) {
+        return store_err(mdb_cursor_open(txn, records_db(st, res), c));
+}
+
+int buckets_add_at(MDB_cursor *c, const Scope *s, uint32_t minute, const BucketRecord *delta) {
         uint8_t kbuf[BUCKET_KEY_MAX];
         MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v;
         BucketRecord rec = {0};
+        unsigned flags = MDB_RESERVE;
         int rc, r;
 
-        rc = mdb_get(txn, records_db(st, res), &k, &v);
+        /* A cursor (not mdb_get/mdb_put) so that keys in ascending order
+         * are found from the current leaf page without a descent from the
+         * root, and an existing record is rewritten where it is. */
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
         if (rc == 0) {
                 r = record_read(&v, &rec);
                 if (r)
                         /* A record we cannot read is not silently replaced:
                          * the caller logs it and the batch is dropped. */
                         return r;
+                if (v.mv_size == HEADER + sizeof(rec))
+                        flags |= MDB_CURRENT;
         } else if (rc != MDB_NOTFOUND) {
                 return store_err(rc);
         }
         bucket_record_merge(&rec, delta);
 
         /* Reserve and write in place: one copy instead of two. */
+        k = (MDB_val){buckets_key(s, minute, kbuf), kbuf};
         v.mv_size = HEADER + sizeof(rec);
-        rc = mdb_put(txn, records_db(st, res), &k, &v, MDB_RESERVE);
+        rc = mdb_cursor_put(c, &k, &v, flags);
         if (rc)
                 return store_err(rc);
         memset(v.mv_data, 0, HEADER);
         ((uint8_t *)v.mv_data)[0] = BUCKET_RECORD_V1;
         memcpy((uint8_t *)v.mv_data + HEADER, &rec, sizeof(rec));
         return 0;
+}
+
+int buckets_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, const BucketRecord *delta) {
+        MDB_cursor *c;
+        int r;
+
+        if ((r = buckets_cursor(st, txn, res, &c)))
+                return r;
+        r = buckets_add_at(c, s, minute, delta);
+        mdb_cursor_close(c);
+        return r;
 }
 
 /* Merges the buckets of the scope under the cursor's position, from the

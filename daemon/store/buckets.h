@@ -54,6 +54,11 @@ size_t buckets_key(const Scope *s, uint32_t minute, uint8_t *buf);
  * transaction txn. Returns 0, STORE_E_FULL, STORE_E_FORMAT or -errno. */
 int buckets_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, const BucketRecord *delta);
 
+/* The same through a cursor on the records of res (buckets_cursor), for
+ * many adds in key order: each finds its key from the last one's page. */
+int buckets_cursor(Store *st, MDB_txn *txn, BucketRes res, MDB_cursor **c);
+int buckets_add_at(MDB_cursor *c, const Scope *s, uint32_t minute, const BucketRecord *delta);
+
 /* Merges the buckets of scope s with from <= minute <= to into *sum (which
  * the caller zeroes). Returns 0 or an error. */
 int buckets_sum(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum);

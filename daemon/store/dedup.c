@@ -16,26 +16,47 @@ static int64_t value_seen(const MDB_val *v) {
         return seen;
 }
 
-int dedup_check_and_set(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t now_ms, int64_t horizon_ms) {
-        uint8_t kbuf[1 + PROTO_ID_MAX], vbuf[VALUE_SIZE] = {1};
-        MDB_val k = {1 + id.len, kbuf}, v = {sizeof(vbuf), vbuf};
-        int rc;
-
+static size_t make_key(uint8_t *kbuf, EventKind kind, Slice id) {
         kbuf[0] = (uint8_t)kind;
         memcpy(kbuf + 1, id.ptr, id.len);
-        memcpy(vbuf + HEADER, &now_ms, sizeof(now_ms));
+        return 1 + id.len;
+}
 
-        /* One B-tree descent in the common case: NOOVERWRITE hands back the
-         * existing value when there is one. */
-        rc = mdb_put(txn, st->dedup, &k, &v, MDB_NOOVERWRITE);
-        if (rc == 0)
+int dedup_seen(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t now_ms, int64_t horizon_ms) {
+        uint8_t kbuf[1 + PROTO_ID_MAX];
+        MDB_val k = {make_key(kbuf, kind, id), kbuf}, v;
+        int rc = mdb_get(txn, st->dedup, &k, &v);
+
+        if (rc == MDB_NOTFOUND)
                 return 0;
-        if (rc != MDB_KEYEXIST)
+        if (rc)
                 return store_err(rc);
-        if (value_seen(&v) > now_ms - horizon_ms)
-                return DEDUP_E_DUPLICATE;
-        v = (MDB_val){sizeof(vbuf), vbuf};
-        return store_err(mdb_put(txn, st->dedup, &k, &v, 0));
+        return value_seen(&v) > now_ms - horizon_ms ? DEDUP_E_DUPLICATE : 0;
+}
+
+int dedup_put_at(MDB_cursor *c, EventKind kind, Slice id, int64_t seen_ms) {
+        uint8_t kbuf[1 + PROTO_ID_MAX];
+        MDB_val k = {make_key(kbuf, kind, id), kbuf}, v = {VALUE_SIZE, NULL};
+        int rc;
+
+        /* Reserve and fill in place: one copy of the value, not two. */
+        if ((rc = mdb_cursor_put(c, &k, &v, MDB_RESERVE)))
+                return store_err(rc);
+        memset(v.mv_data, 0, HEADER);
+        ((uint8_t *)v.mv_data)[0] = 1;
+        memcpy((uint8_t *)v.mv_data + HEADER, &seen_ms, sizeof(seen_ms));
+        return 0;
+}
+
+int dedup_put(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t seen_ms) {
+        MDB_cursor *c;
+        int rc = mdb_cursor_open(txn, st->dedup, &c);
+
+        if (rc)
+                return store_err(rc);
+        rc = dedup_put_at(c, kind, id, seen_ms);
+        mdb_cursor_close(c);
+        return rc;
 }
 
 int dedup_prune(Store *st, int64_t now_ms, int64_t horizon_ms, unsigned max_scan, uint8_t *cursor_key,

@@ -15,10 +15,19 @@
 
 enum { DEDUP_E_DUPLICATE = 1 };
 
-/* Records (kind, id) as seen at now_ms inside the write transaction txn.
- * Returns 0 when it is new, DEDUP_E_DUPLICATE when it was seen within
- * horizon_ms, STORE_E_FULL, or -errno. */
-int dedup_check_and_set(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t now_ms, int64_t horizon_ms);
+/* Whether (kind, id) was seen within horizon_ms before now_ms, in any
+ * transaction txn (the daemon asks in a read transaction on its main
+ * thread). Returns 0 (new, or only seen longer ago), DEDUP_E_DUPLICATE,
+ * or an error. */
+int dedup_seen(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t now_ms, int64_t horizon_ms);
+
+/* Records (kind, id) as seen at seen_ms inside the write transaction txn,
+ * replacing an expired entry. Returns 0, STORE_E_FULL or -errno. */
+int dedup_put(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t seen_ms);
+
+/* The same through a cursor on the dedup table: for many ids in key order,
+ * each found from the last one's leaf page. */
+int dedup_put_at(MDB_cursor *c, EventKind kind, Slice id, int64_t seen_ms);
 
 /* Deletes up to max_scan expired entries, resuming after the key saved in
  * *cursor_key (a buffer of 1 + PROTO_ID_MAX bytes; *cursor_len 0 = start)

@@ -43,6 +43,12 @@ static int count_scopes(const Scope *s, const BucketRecord *sum, void *userdata)
         return 0;
 }
 
+/* What ingest does per event, in one transaction: ask, then record. */
+static int check_and_set(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t now, int64_t horizon) {
+        int r = dedup_seen(st, txn, kind, id, now, horizon);
+        return r ? r : dedup_put(st, txn, kind, id, now);
+}
+
 int main(void) {
         Store *st = NULL;
         MDB_txn *txn;
@@ -90,13 +96,13 @@ int main(void) {
 
         /* Dedup: new, duplicate within the horizon, new again after it. */
         CHECK(store_begin(st, 0, &txn) == 0, "begin");
-        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1000000, 5000) == 0, "first is new");
-        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1004999, 5000) == DEDUP_E_DUPLICATE, "dup");
-        CHECK(dedup_check_and_set(st, txn, EVENT_TICKET, sl("e1"), 1000000, 5000) == 0, "other kind is new");
-        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1005001, 5000) == 0, "after horizon: new");
-        CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1006000, 5000) == DEDUP_E_DUPLICATE,
+        CHECK(check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1000000, 5000) == 0, "first is new");
+        CHECK(check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1004999, 5000) == DEDUP_E_DUPLICATE, "dup");
+        CHECK(check_and_set(st, txn, EVENT_TICKET, sl("e1"), 1000000, 5000) == 0, "other kind is new");
+        CHECK(check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1005001, 5000) == 0, "after horizon: new");
+        CHECK(check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1006000, 5000) == DEDUP_E_DUPLICATE,
               "renewed entry holds");
-        CHECK(dedup_check_and_set(st, txn, EVENT_COMPLAINT, sl("old"), 1, 5000) == 0, "old entry");
+        CHECK(check_and_set(st, txn, EVENT_COMPLAINT, sl("old"), 1, 5000) == 0, "old entry");
         CHECK(store_commit(txn) == 0, "commit");
         {
                 uint8_t key[1 + PROTO_ID_MAX];
@@ -106,7 +112,7 @@ int main(void) {
                  * e1 (renewed at 1005001) stays. */
                 CHECK(r == 2, "pruned %d", r);
                 CHECK(store_begin(st, 0, &txn) == 0, "begin");
-                CHECK(dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1006001, 5000) == DEDUP_E_DUPLICATE,
+                CHECK(check_and_set(st, txn, EVENT_FEEDBACK, sl("e1"), 1006001, 5000) == DEDUP_E_DUPLICATE,
                       "kept entry still deduplicates");
                 mdb_txn_abort(txn);
         }
@@ -162,7 +168,7 @@ int main(void) {
                 for (int i = 0; i < 100000 && r == 0; i++) {
                         char id[32];
                         snprintf(id, sizeof(id), "event-%08d", i);
-                        r = dedup_check_and_set(st, txn, EVENT_FEEDBACK, sl(id), 1, 1000);
+                        r = check_and_set(st, txn, EVENT_FEEDBACK, sl(id), 1, 1000);
                 }
                 CHECK(r == STORE_E_FULL, "map full reported: %d", r);
                 mdb_txn_abort(txn);

@@ -1,0 +1,247 @@
+/* daemon/ingest/stage.c: the ids and held events of one batch. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/stage.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+/* Held events' strings: chunks never move, so Slices into them stay valid
+ * while more events are held. One event needs at most ~1 KiB. */
+#define CHUNK_SIZE (256u * 1024u)
+
+typedef struct Chunk {
+        struct Chunk *next;
+        size_t used;
+        char data[];
+} Chunk;
+
+typedef struct {
+        uint64_t hash;
+        uint32_t off; /* in keys */
+        uint8_t kind, len;
+        int64_t seen_ms;
+} Id;
+
+struct Stage {
+        Batch *batch;
+        Id *ids;
+        size_t n_ids, cap_ids;
+        char *keys; /* the id bytes, referenced by offset: realloc is fine */
+        size_t keys_len, keys_cap;
+        /* Open addressing; a slot holds the hash's high half above the ids
+         * index + 1 (0 = free), so a probe that misses reads no Id. */
+        uint64_t *slots;
+        size_t n_slots;  /* power of two, > 2 * n_ids */
+        StageId *sorted;
+        size_t cap_sorted;
+        Event *held;
+        size_t n_held, cap_held;
+        Chunk *chunks; /* the newest first */
+};
+
+int stage_new(Stage **out) {
+        _cleanup_(stage_freep) Stage *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        if ((r = batch_new(&s->batch)) < 0)
+                return r;
+        s->n_slots = 1024;
+        s->slots = calloc(s->n_slots, sizeof(*s->slots));
+        if (!s->slots)
+                return -ENOMEM;
+        *out = TAKE_PTR(s);
+        return 0;
+}
+
+static void free_chunks(Chunk *c) {
+        while (c) {
+                Chunk *next = c->next;
+                free(c);
+                c = next;
+        }
+}
+
+Stage *stage_free(Stage *s) {
+        if (s) {
+                batch_free(s->batch);
+                free(s->ids);
+                free(s->keys);
+                free(s->slots);
+                free(s->sorted);
+                free(s->held);
+                free_chunks(s->chunks);
+                free(s);
+        }
+        return NULL;
+}
+
+void stage_reset(Stage *s) {
+        batch_reset(s->batch);
+        if (s->n_ids)
+                memset(s->slots, 0, s->n_slots * sizeof(*s->slots));
+        s->n_ids = s->keys_len = s->n_held = 0;
+        /* Keep one chunk for the next batch. */
+        if (s->chunks) {
+                free_chunks(s->chunks->next);
+                s->chunks->next = NULL;
+                s->chunks->used = 0;
+        }
+}
+
+Batch *stage_batch(Stage *s) {
+        return s->batch;
+}
+
+uint64_t stage_id_hash(EventKind kind, Slice id) {
+        return hash_bytes((uint64_t)kind, id.ptr, id.len);
+}
+
+static bool id_equal(const Stage *s, const Id *e, uint64_t h, EventKind kind, Slice id) {
+        return e->hash == h && e->kind == kind && e->len == id.len && memcmp(s->keys + e->off, id.ptr, id.len) == 0;
+}
+
+#define SLOT_TAG(h) ((h) & 0xffffffff00000000ULL)
+#define SLOT_INDEX(v) ((size_t)((v) & 0xffffffffu) - 1)
+
+bool stage_has_id(const Stage *s, EventKind kind, Slice id, uint64_t h) {
+        for (size_t j = h & (s->n_slots - 1); s->slots[j]; j = (j + 1) & (s->n_slots - 1))
+                if (SLOT_TAG(s->slots[j]) == SLOT_TAG(h) && id_equal(s, &s->ids[SLOT_INDEX(s->slots[j])], h, kind, id))
+                        return true;
+        return false;
+}
+
+static int grow_slots(Stage *s) {
+        size_t n = s->n_slots * 2;
+        uint64_t *slots = calloc(n, sizeof(*slots));
+
+        if (!slots)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_ids; i++) {
+                size_t j = s->ids[i].hash & (n - 1);
+                while (slots[j])
+                        j = (j + 1) & (n - 1);
+                slots[j] = SLOT_TAG(s->ids[i].hash) | (i + 1);
+        }
+        free(s->slots);
+        s->slots = slots;
+        s->n_slots = n;
+        return 0;
+}
+
+static int reserve(void **p, size_t *cap, size_t need, size_t size, size_t first) {
+        size_t n = *cap ? *cap : first;
+        void *q;
+
+        if (need <= *cap)
+                return 0;
+        while (n < need)
+                n *= 2;
+        q = realloc(*p, n * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+
+int stage_add_id(Stage *s, EventKind kind, Slice id, uint64_t h, int64_t seen_ms) {
+        size_t j;
+        int r;
+
+        if (2 * (s->n_ids + 1) > s->n_slots && (r = grow_slots(s)) < 0)
+                return r;
+        if ((r = reserve((void **)&s->ids, &s->cap_ids, s->n_ids + 1, sizeof(Id), 1024)) < 0 ||
+            (r = reserve((void **)&s->keys, &s->keys_cap, s->keys_len + id.len, 1, 64 * 1024)) < 0)
+                return r;
+        for (j = h & (s->n_slots - 1); s->slots[j]; j = (j + 1) & (s->n_slots - 1))
+                ;
+        memcpy(s->keys + s->keys_len, id.ptr, id.len);
+        s->ids[s->n_ids] = (Id){h, (uint32_t)s->keys_len, (uint8_t)kind, (uint8_t)id.len, seen_ms};
+        s->keys_len += id.len;
+        s->slots[j] = SLOT_TAG(h) | ++s->n_ids;
+        return 0;
+}
+
+static int stage_id_cmp(const void *x, const void *y) {
+        const StageId *a = x, *b = y;
+        size_t n = a->id.len < b->id.len ? a->id.len : b->id.len;
+        int c;
+
+        /* The dedup key's order: kind byte, then the id bytes. */
+        if (a->kind != b->kind)
+                return (int)a->kind - (int)b->kind;
+        if ((c = memcmp(a->id.ptr, b->id.ptr, n)))
+                return c;
+        return a->id.len < b->id.len ? -1 : a->id.len > b->id.len;
+}
+
+const StageId *stage_ids_sorted(Stage *s, size_t *n) {
+        if (reserve((void **)&s->sorted, &s->cap_sorted, s->n_ids, sizeof(StageId), 1024) < 0) {
+                /* No memory to sort: the ids in arrival order would do, but
+                 * there is no array for them either. */
+                *n = 0;
+                return NULL;
+        }
+        for (size_t i = 0; i < s->n_ids; i++)
+                s->sorted[i] = (StageId){(EventKind)s->ids[i].kind, {s->keys + s->ids[i].off, s->ids[i].len},
+                                         s->ids[i].seen_ms};
+        if (s->n_ids > 1)
+                qsort(s->sorted, s->n_ids, sizeof(StageId), stage_id_cmp);
+        *n = s->n_ids;
+        return s->sorted;
+}
+
+static int copy_slice(Stage *s, Slice *sl) {
+        Chunk *c = s->chunks;
+
+        if (!sl->len) {
+                /* Present-but-empty and absent stay apart. */
+                sl->ptr = sl->ptr ? "" : NULL;
+                return 0;
+        }
+        if (!c || c->used + sl->len > CHUNK_SIZE) {
+                c = malloc(sizeof(Chunk) + CHUNK_SIZE);
+                if (!c)
+                        return -ENOMEM;
+                c->used = 0;
+                c->next = s->chunks;
+                s->chunks = c;
+        }
+        memcpy(c->data + c->used, sl->ptr, sl->len);
+        sl->ptr = c->data + c->used;
+        c->used += sl->len;
+        return 0;
+}
+
+int stage_hold(Stage *s, const Event *ev) {
+        Event *e;
+        Slice *slices[8];
+        int r;
+
+        if ((r = reserve((void **)&s->held, &s->cap_held, s->n_held + 1, sizeof(Event), 256)) < 0)
+                return r;
+        e = &s->held[s->n_held];
+        *e = *ev;
+        slices[0] = &e->id;
+        slices[1] = &e->team;
+        slices[2] = &e->agent;
+        slices[3] = &e->channel;
+        slices[4] = &e->customer;
+        slices[5] = &e->ticket;
+        slices[6] = &e->complaint;
+        slices[7] = &e->category;
+        for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++)
+                if ((r = copy_slice(s, slices[i])) < 0)
+                        return r;
+        s->n_held++;
+        return 0;
+}
+
+const Event *stage_held(const Stage *s, size_t *n) {
+        *n = s->n_held;
+        return s->held;
+}

@@ -1,0 +1,168 @@
+/* daemon/ingest/writer.c: the commit thread (see writer.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ingest/complaints.h"
+#include "ingest/tickets.h"
+#include "ingest/writer.h"
+#include "store/dedup.h"
+#include "util/error.h"
+
+/* Deadlines handled per sweep: bounds one commit's work; the rest waits for
+ * the next tick (250 ms later). */
+#define SWEEP_MAX 20000
+
+struct Writer {
+        Store *store;
+        const Config *config;
+        pthread_t thread;
+        bool started;
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* job submitted, job done, or quit */
+        Stage *job;          /* submitted, not yet taken back */
+        int64_t sweep_ms;
+        bool done, quit;
+        int result;
+        int efd;
+};
+
+int writer_commit(Store *st, const Config *c, Stage *s, int64_t sweep_ms) {
+        MDB_txn *txn;
+        const Event *held;
+        const StageId *ids;
+        size_t n;
+        unsigned swept;
+        int r;
+
+        if ((r = store_begin(st, 0, &txn)))
+                return r;
+        held = stage_held(s, &n);
+        for (size_t i = 0; i < n && !r; i++)
+                r = held[i].kind == EVENT_TICKET ? tickets_apply(st, txn, stage_batch(s), c, &held[i])
+                                                 : complaints_apply(st, txn, stage_batch(s), c, &held[i]);
+        if (!r && sweep_ms > 0)
+                r = tickets_sweep(st, txn, stage_batch(s), sweep_ms, SWEEP_MAX, &swept);
+        if (!r && sweep_ms > 0)
+                r = complaints_sweep(st, txn, stage_batch(s), c, sweep_ms, SWEEP_MAX, &swept);
+        if (!r) {
+                MDB_cursor *cur;
+                ids = stage_ids_sorted(s, &n);
+                if (!ids && n)
+                        r = -ENOMEM;
+                else if (!(r = store_err(mdb_cursor_open(txn, st->dedup, &cur)))) {
+                        for (size_t i = 0; i < n && !r; i++)
+                                r = dedup_put_at(cur, ids[i].kind, ids[i].id, ids[i].seen_ms);
+                        mdb_cursor_close(cur);
+                }
+        }
+        if (!r)
+                r = batch_flush(stage_batch(s), st, txn);
+        if (r) {
+                mdb_txn_abort(txn);
+                return r;
+        }
+        return store_commit(txn);
+}
+
+static void *run(void *userdata) {
+        Writer *w = userdata;
+        uint64_t one = 1;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (!w->quit && (!w->job || w->done))
+                        pthread_cond_wait(&w->cond, &w->lock);
+                if (!w->job || w->done)
+                        break; /* quit with nothing left to do */
+                pthread_mutex_unlock(&w->lock);
+                int r = writer_commit(w->store, w->config, w->job, w->sweep_ms);
+                pthread_mutex_lock(&w->lock);
+                w->result = r;
+                w->done = true;
+                pthread_cond_broadcast(&w->cond);
+                /* Wakes the poll loop; a full counter only means it is
+                 * already awake. */
+                (void)!write(w->efd, &one, sizeof(one));
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+int writer_new(Writer **out, Store *st, const Config *c) {
+        _cleanup_(writer_freep) Writer *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        w->store = st;
+        w->config = c;
+        w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->efd < 0)
+                return -errno;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        if ((r = pthread_create(&w->thread, NULL, run, w)))
+                return -r;
+        w->started = true;
+        *out = TAKE_PTR(w);
+        return 0;
+}
+
+Writer *writer_free(Writer *w) {
+        if (!w)
+                return NULL;
+        if (w->started) {
+                pthread_mutex_lock(&w->lock);
+                w->quit = true;
+                pthread_cond_broadcast(&w->cond);
+                pthread_mutex_unlock(&w->lock);
+                pthread_join(w->thread, NULL);
+                pthread_mutex_destroy(&w->lock);
+                pthread_cond_destroy(&w->cond);
+        }
+        if (w->efd >= 0)
+                close(w->efd);
+        free(w);
+        return NULL;
+}
+
+int writer_fd(const Writer *w) {
+        return w->efd;
+}
+
+void writer_submit(Writer *w, Stage *s, int64_t sweep_ms) {
+        pthread_mutex_lock(&w->lock);
+        w->job = s;
+        w->sweep_ms = sweep_ms;
+        w->done = false;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+bool writer_busy(const Writer *w) {
+        /* Only the main thread sets and clears job. */
+        return w->job != NULL;
+}
+
+Stage *writer_take(Writer *w, bool wait, int *result) {
+        Stage *s = NULL;
+        uint64_t n;
+
+        pthread_mutex_lock(&w->lock);
+        if (w->job && !w->done && wait)
+                while (!w->done)
+                        pthread_cond_wait(&w->cond, &w->lock);
+        if (w->job && w->done) {
+                s = w->job;
+                *result = w->result;
+                w->job = NULL;
+                w->done = false;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (s)
+                (void)!read(w->efd, &n, sizeof(n));
+        return s;
+}
