@@ -1,7 +1,8 @@
 /* bench/bench-ingest.c: raterd ingest throughput against its ceilings.
  *
  * The default run measures, with the same pre-encoded feedback events:
- *   1. a bare ZeroMQ PUB->SUB pair over tcp loopback (the transport ceiling);
+ *   1. a bare ZeroMQ PUB->SUB pair over tcp loopback (the transport ceiling,
+ *      best of three runs);
  *   2. the real daemon's fire-and-forget path (XPUB -> its SUB bind);
  *   3. its acknowledged path (DEALER -> its ROUTER, W events in flight);
  *   4. LMDB's durable (fsync'd) commit rate on the same file system, which
@@ -59,6 +60,7 @@
 #define MIX_POLL_MS 20         /* mix: window refresh from the daemon's counters */
 #define MIX_REPORT_MS 10000    /* mix: a progress line this often */
 #define LMDB_PROBE_MS 2000
+#define CEILING_RUNS 3         /* default run: the ceiling is the best of these */
 #define LMDB_PROBE_MAX 1000000
 
 typedef struct {
@@ -810,9 +812,16 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
                 goto out;
         printf("events: 2 x %zu feedback payloads, mean %.0f bytes\n", o->n, event_set_mean_bytes(&ff));
 
-        /* 2. transport ceiling */
-        if ((r = run_ceiling(&ff, &res->ceiling_rate, &res->ceiling_count)) < 0)
-                goto out;
+        /* 2. transport ceiling: the best of CEILING_RUNS. One short run
+         * swings by 2x on a shared machine; the best is the conservative
+         * yardstick (the daemon's ratio can only look worse for it). */
+        for (unsigned i = 0; i < CEILING_RUNS; i++) {
+                double rate = 0;
+                if ((r = run_ceiling(&ff, &rate, &res->ceiling_count)) < 0)
+                        goto out;
+                if (rate > res->ceiling_rate)
+                        res->ceiling_rate = rate;
+        }
 
         /* 3.-5. the daemon */
         if ((r = daemon_start(d, raterd, NULL)) < 0)

@@ -223,6 +223,36 @@ class DuplicateTest(DaemonTestCase):
         self.assertEqual(d.count(), 1)
 
 
+class PipelineDedupTest(DaemonTestCase):
+    def test_duplicates_of_the_batch_in_flight(self):
+        """batch_max = 1: every event is its own batch, so a resend sent
+        right behind its original arrives while the original is still being
+        committed by the writer thread (or just after). Each must still be a
+        duplicate, changing nothing, acked only once durable."""
+        d = self.daemon("[ingest]\nbatch_max = 1\n")
+        n = 300
+        evs = []
+        for i in range(n):
+            score = 1 + i % 5
+            evs += [fb("p%d" % i, score, team="p"), fb("p%d" % i, score, team="p"),
+                    fb("p%d" % i, 5 if score < 5 else 1, team="q")]
+        acks = d.send_reliable(evs, timeout=60.0)
+        by_status = {}
+        for a in acks:
+            by_status.setdefault(a["status"], set()).add(a["id"])
+        self.assertEqual(len([a for a in acks if a["status"] == "ok"]), n)
+        self.assertEqual(len([a for a in acks if a["status"] == "duplicate"]), 2 * n)
+        self.assertEqual(by_status["ok"], {"p%d" % i for i in range(n)})
+        st = d.status()["events"]
+        self.assertEqual((st["applied"], st["duplicate"], st["rejected"], st["failed"]), (n, 2 * n, 0, 0))
+        self.assertEqual(d.count("team:p"), n)
+        self.assertEqual(d.count("team:q"), 0)
+        # Scores 1..5 evenly: satisfaction is the mean of 0, 25, 50, 75, 100.
+        self.assertAlmostEqual(d.indices("team:p")["satisfaction"], 50.0)
+        # One event a batch: the writer really committed them one by one.
+        self.assertGreaterEqual(d.status()["batches"], n)
+
+
 class ReqClientTest(DaemonTestCase):
     def test_req_socket(self):
         d = self.daemon()
