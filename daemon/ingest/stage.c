@@ -180,12 +180,11 @@ static int stage_id_cmp(const void *x, const void *y) {
 }
 
 const StageId *stage_ids_sorted(Stage *s, size_t *n) {
-        if (reserve((void **)&s->sorted, &s->cap_sorted, s->n_ids, sizeof(StageId), 1024) < 0) {
-                /* No memory to sort: the ids in arrival order would do, but
-                 * there is no array for them either. */
-                *n = 0;
+        *n = s->n_ids;
+        /* No memory: NULL with the real count, so the caller fails the
+         * commit instead of storing it without its dedup entries. */
+        if (reserve((void **)&s->sorted, &s->cap_sorted, s->n_ids, sizeof(StageId), 1024) < 0)
                 return NULL;
-        }
         for (size_t i = 0; i < s->n_ids; i++)
                 s->sorted[i] = (StageId){(EventKind)s->ids[i].kind, {s->keys + s->ids[i].off, s->ids[i].len},
                                          s->ids[i].seen_ms};

@@ -44,7 +44,8 @@ bool stage_has_id(const Stage *s, EventKind kind, Slice id, uint64_t h);
 int stage_add_id(Stage *s, EventKind kind, Slice id, uint64_t h, int64_t seen_ms);
 
 /* The recorded ids, sorted by (kind, id) so the writer walks the dedup
- * B-tree forward; valid until the next stage_add_id or stage_reset. */
+ * B-tree forward; valid until the next stage_add_id or stage_reset. *n is
+ * always the count: NULL with *n > 0 means no memory to sort them. */
 const StageId *stage_ids_sorted(Stage *s, size_t *n);
 
 /* Keeps a deep copy of ev (a ticket or complaint) for the writer. */
