@@ -4,7 +4,8 @@
  *   1. a bare ZeroMQ PUB->SUB pair over tcp loopback (the transport ceiling,
  *      best of three runs);
  *   2. the real daemon's fire-and-forget path (XPUB -> its SUB bind);
- *   3. its acknowledged path (DEALER -> its ROUTER, W events in flight);
+ *   3. its acknowledged path (DEALER -> its ROUTER, W events in flight),
+ *      then one event at a time (each ack waits for its own commit);
  *   4. LMDB's durable (fsync'd) commit rate on the same file system, which
  *      bounds the acknowledged path at commits/s x events per batch;
  * then reads the daemon's peak RSS, stops it with SIGTERM and prints a
@@ -60,6 +61,7 @@
 #define MIX_POLL_MS 20         /* mix: window refresh from the daemon's counters */
 #define MIX_REPORT_MS 10000    /* mix: a progress line this often */
 #define LMDB_PROBE_MS 2000
+#define ONE_BY_ONE_N 2000       /* acknowledged, one in flight: events */
 #define CEILING_RUNS 3         /* default run: the ceiling is the best of these */
 #define LMDB_PROBE_MAX 1000000
 
@@ -80,6 +82,7 @@ typedef struct {
         double ff_rate, ff_send_s;
         uint64_t ff_applied, ff_received, ff_rejected;
         double ack_rate;
+        double ack1_rate, ack1_batches_per_s; /* one event in flight */
         uint64_t ack_ok, ack_dup, ack_rejected;
         double batches_per_s, events_per_batch;
         double lmdb_commits_per_s;
@@ -625,6 +628,9 @@ static void print_summary(const Options *o, const Results *r) {
                bound, bound > 0 ? r->ack_rate / bound : 0,
                bound > 0 && r->ack_rate < 0.5 * bound ? "limited by the daemon, not by fsync"
                                                       : "limited by durable commits");
+        printf("raterd   acked, 1 in flight %7.0f ev/s  %.0f commits/s = %.2fx lmdb's durable one-put commits/s\n",
+               r->ack1_rate, r->ack1_batches_per_s,
+               r->lmdb_commits_per_s > 0 ? r->ack1_batches_per_s / r->lmdb_commits_per_s : 0);
         if (r->rss_kib >= 0)
                 printf("raterd   peak RSS         %9.1f MiB\n", (double)r->rss_kib / 1024.0);
         else
@@ -798,7 +804,7 @@ static int parse_args(int argc, char **argv, Options *o) {
 }
 
 static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
-        EventSet ff = {0}, acked = {0};
+        EventSet ff = {0}, acked = {0}, one = {0};
         char tag[32], probe[96];
         unsigned run_id = (unsigned)getpid() ^ (unsigned)wall_ms();
         int r, r_stop;
@@ -809,6 +815,10 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
                 goto out;
         snprintf(tag, sizeof(tag), "fb-%08x-a", run_id);
         if ((r = event_set_build_feedback(&acked, o->n, tag, 0xd1b54a32d192ed03ULL ^ run_id)) < 0)
+                goto out;
+        snprintf(tag, sizeof(tag), "fb-%08x-1", run_id);
+        if ((r = event_set_build_feedback(&one, o->n < ONE_BY_ONE_N ? o->n : ONE_BY_ONE_N, tag,
+                                          0x94d049bb133111ebULL ^ run_id)) < 0)
                 goto out;
         printf("events: 2 x %zu feedback payloads, mean %.0f bytes\n", o->n, event_set_mean_bytes(&ff));
 
@@ -829,6 +839,15 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
         r = run_fire_and_forget(d, &ff, res);
         if (r == 0)
                 r = run_acknowledged(d, &acked, o->window, res);
+        if (r == 0) {
+                /* One event in flight: every ack waits for its own commit,
+                 * so this is the daemon's durable commit rate, to hold
+                 * against LMDB's own (phase 6). */
+                Results one_res = *res;
+                r = run_acknowledged(d, &one, 1, &one_res);
+                res->ack1_rate = one_res.ack_rate;
+                res->ack1_batches_per_s = one_res.batches_per_s;
+        }
         /* 7. peak RSS, then a clean stop */
         res->rss_kib = d->pid ? proc_peak_rss_kib(d->pid) : -1;
         r_stop = daemon_stop(d);
@@ -843,6 +862,7 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
 out:
         event_set_free(&ff);
         event_set_free(&acked);
+        event_set_free(&one);
         return r;
 }
 

@@ -218,6 +218,28 @@ int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, d
         return 0;
 }
 
+void batch_prefetch_feedback(const Batch *b, const Event *ev) {
+        Scope scopes[4];
+        int n = scope_of_event(ev, scopes);
+        uint32_t minute = batch_minute(ev->ts);
+
+        /* Only the tag is compared: a wrong guess costs a wasted prefetch,
+         * never a wrong result (batch_add_feedback looks up for real). */
+        for (int i = 0; i < n; i++) {
+                uint64_t h = hash(&scopes[i], minute);
+                for (size_t j = h & (b->n_slots - 1); b->slots[j]; j = (j + 1) & (b->n_slots - 1)) {
+                        if (SLOT_TAG(b->slots[j]) != SLOT_TAG(h))
+                                continue;
+                        const Entry *e = &b->entries[(b->slots[j] & 0xffffffffu) - 1];
+                        __builtin_prefetch(e, 0);
+                        __builtin_prefetch(&e->rec.fb, 1);
+                        __builtin_prefetch((const char *)&e->rec.fb + 64, 1);
+                        __builtin_prefetch((const char *)&e->rec.fb + 128, 1);
+                        break;
+                }
+        }
+}
+
 int batch_add_feedback(Batch *b, const Event *ev) {
         Scope scopes[4];
         int n = scope_of_event(ev, scopes);

@@ -252,14 +252,11 @@ static int dedup(Ingest *in, const Event *ev, uint64_t h, int64_t now) {
         return dedup_seen(in->store, rtxn, ev->kind, ev->id, now, in->config->dedup_horizon_ms);
 }
 
-/* Validates one event and, when valid, stages it in the open batch. */
-static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
+/* Validates one message; *now is the clock read that validation used. */
+static Status decode_msg(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag,
+                         int64_t *now) {
         size_t tlen = zmq_msg_size(topic), plen = zmq_msg_size(payload);
         EventKind kind = EVENT_FEEDBACK;
-        Slot *o = &in->open;
-        uint64_t h;
-        int64_t now;
-        int r;
 
         memset(ev, 0, sizeof(*ev));
         *diag = (ProtoDiag){0};
@@ -271,11 +268,18 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
                 diag->reason = PROTO_E_UNKNOWN_TOPIC;
                 return ST_REJECTED;
         }
-        now = now_ms(); /* one clock read per event: validation and dedup agree */
-        r = proto_decode(in->decoder, kind, zmq_msg_data((zmq_msg_t *)payload), plen, now,
-                         in->config->allowed_lateness_ms, ev, diag);
-        if (r)
+        *now = now_ms(); /* one clock read per event: validation and dedup agree */
+        if (proto_decode(in->decoder, kind, zmq_msg_data((zmq_msg_t *)payload), plen, *now,
+                         in->config->allowed_lateness_ms, ev, diag))
                 return ST_REJECTED;
+        return ST_OK;
+}
+
+/* Stages a validated event in the open batch, or counts it a duplicate. */
+static Status stage_event(Ingest *in, const Event *ev, int64_t now) {
+        Slot *o = &in->open;
+        uint64_t h;
+        int r;
 
         if (!pending(o))
                 o->started = mono_ms();
@@ -296,6 +300,13 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
         }
         o->n_applied++;
         return ST_OK;
+}
+
+static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
+        int64_t now;
+        Status st = decode_msg(in, topic, payload, ev, diag, &now);
+
+        return st == ST_OK ? stage_event(in, ev, now) : st;
 }
 
 static void count_reject(Ingest *in, int reason) {
@@ -371,32 +382,58 @@ static void close_parts(zmq_msg_t *parts, int n) {
                 zmq_msg_close(&parts[i]);
 }
 
-static int read_sub(Ingest *in, unsigned room, bool *drained) {
-        zmq_msg_t parts[MAX_FRAMES];
-        Event ev;
-        ProtoDiag diag;
-        int n, r;
+/* Messages read and validated before any is staged: their prefetches
+ * (batch_prefetch_feedback) overlap. */
+#define LOOKAHEAD 16
 
-        for (unsigned i = 0; i < room; i++) {
-                r = recv_message(in->sub, parts, &n);
-                if (r <= 0) {
-                        *drained = true;
-                        return r;
-                }
-                in->stats->received++;
-                if (n != 2) {
-                        diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
-                        memset(&ev, 0, sizeof(ev));
-                        count_reject(in, diag.reason);
-                        log_reject(in, EVENT_FEEDBACK, false, &diag, ev.id);
-                } else if (process(in, &parts[0], &parts[1], &ev, &diag) == ST_REJECTED) {
-                        count_reject(in, diag.reason);
-                        log_reject(in, ev.kind, diag.reason != PROTO_E_UNKNOWN_TOPIC && diag.reason != PROTO_E_TOO_LARGE, &diag, ev.id);
-                }
-                close_parts(parts, n);
-        }
+static int read_sub(Ingest *in, unsigned room, bool *drained) {
+        zmq_msg_t parts[LOOKAHEAD][MAX_FRAMES];
+        int n_parts[LOOKAHEAD];
+        Event evs[LOOKAHEAD];
+        int64_t now[LOOKAHEAD];
+        ProtoDiag diag;
+        unsigned read = 0;
+        int r = 0;
+
         *drained = false;
-        return 0;
+        while (read < room && !*drained) {
+                unsigned k = 0;
+
+                /* Read and validate up to LOOKAHEAD; rejects are settled at
+                 * once, valid events wait with their frames open (the Event
+                 * points into them). */
+                while (k < LOOKAHEAD && read < room) {
+                        zmq_msg_t *p = parts[k];
+                        r = recv_message(in->sub, p, &n_parts[k]);
+                        if (r <= 0) {
+                                *drained = true;
+                                break;
+                        }
+                        read++;
+                        in->stats->received++;
+                        if (n_parts[k] != 2) {
+                                diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
+                                count_reject(in, diag.reason);
+                                log_reject(in, EVENT_FEEDBACK, false, &diag, (Slice){0});
+                        } else if (decode_msg(in, &p[0], &p[1], &evs[k], &diag, &now[k]) == ST_REJECTED) {
+                                count_reject(in, diag.reason);
+                                log_reject(in, evs[k].kind,
+                                           diag.reason != PROTO_E_UNKNOWN_TOPIC && diag.reason != PROTO_E_TOO_LARGE, &diag,
+                                           evs[k].id);
+                        } else {
+                                if (evs[k].kind == EVENT_FEEDBACK)
+                                        batch_prefetch_feedback(stage_batch(in->open.stage), &evs[k]);
+                                k++;
+                                continue;
+                        }
+                        close_parts(p, n_parts[k]);
+                }
+                for (unsigned i = 0; i < k; i++) {
+                        (void)stage_event(in, &evs[i], now[i]);
+                        close_parts(parts[i], n_parts[i]);
+                }
+        }
+        return r < 0 ? r : 0;
 }
 
 static int read_router(Ingest *in, unsigned room, bool *drained) {

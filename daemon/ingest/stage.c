@@ -24,8 +24,15 @@ typedef struct {
         int64_t seen_ms;
 } Id;
 
+/* A Bloom filter over the ids in front of the table: most events are new,
+ * and a miss in 128 KiB of bits (cache-resident) is far cheaper than one
+ * in the table's slots (MiBs at 64 Ki ids). Two bits an id; at 64 Ki ids
+ * about 1.4 % of lookups go on to the table. */
+#define BLOOM_BITS (1u << 20)
+
 struct Stage {
         Batch *batch;
+        uint64_t *bloom; /* BLOOM_BITS bits */
         Id *ids;
         size_t n_ids, cap_ids;
         char *keys; /* the id bytes, referenced by offset: realloc is fine */
@@ -51,7 +58,8 @@ int stage_new(Stage **out) {
                 return r;
         s->n_slots = 1024;
         s->slots = calloc(s->n_slots, sizeof(*s->slots));
-        if (!s->slots)
+        s->bloom = calloc(BLOOM_BITS / 64, sizeof(uint64_t));
+        if (!s->slots || !s->bloom)
                 return -ENOMEM;
         *out = TAKE_PTR(s);
         return 0;
@@ -71,6 +79,7 @@ Stage *stage_free(Stage *s) {
                 free(s->ids);
                 free(s->keys);
                 free(s->slots);
+                free(s->bloom);
                 free(s->sorted);
                 free(s->held);
                 free_chunks(s->chunks);
@@ -81,8 +90,10 @@ Stage *stage_free(Stage *s) {
 
 void stage_reset(Stage *s) {
         batch_reset(s->batch);
-        if (s->n_ids)
+        if (s->n_ids) {
                 memset(s->slots, 0, s->n_slots * sizeof(*s->slots));
+                memset(s->bloom, 0, BLOOM_BITS / 8);
+        }
         s->n_ids = s->keys_len = s->n_held = 0;
         /* Keep one chunk for the next batch. */
         if (s->chunks) {
@@ -107,7 +118,23 @@ static bool id_equal(const Stage *s, const Id *e, uint64_t h, EventKind kind, Sl
 #define SLOT_TAG(h) ((h) & 0xffffffff00000000ULL)
 #define SLOT_INDEX(v) ((size_t)((v) & 0xffffffffu) - 1)
 
+/* Two bit positions from bits of h that neither the slot index (low bits)
+ * nor the tag (high half) depend on alone. */
+static inline uint32_t bloom_a(uint64_t h) {
+        return (uint32_t)(h >> 12) & (BLOOM_BITS - 1);
+}
+
+static inline uint32_t bloom_b(uint64_t h) {
+        return (uint32_t)(h >> 38) & (BLOOM_BITS - 1);
+}
+
+static inline bool bloom_test(const uint64_t *bloom, uint32_t bit) {
+        return bloom[bit / 64] >> (bit % 64) & 1;
+}
+
 bool stage_has_id(const Stage *s, EventKind kind, Slice id, uint64_t h) {
+        if (!bloom_test(s->bloom, bloom_a(h)) || !bloom_test(s->bloom, bloom_b(h)))
+                return false;
         for (size_t j = h & (s->n_slots - 1); s->slots[j]; j = (j + 1) & (s->n_slots - 1))
                 if (SLOT_TAG(s->slots[j]) == SLOT_TAG(h) && id_equal(s, &s->ids[SLOT_INDEX(s->slots[j])], h, kind, id))
                         return true;
@@ -163,6 +190,8 @@ int stage_add_id(Stage *s, EventKind kind, Slice id, uint64_t h, int64_t seen_ms
         s->ids[s->n_ids] = (Id){h, (uint32_t)s->keys_len, (uint8_t)kind, (uint8_t)id.len, seen_ms};
         s->keys_len += id.len;
         s->slots[j] = SLOT_TAG(h) | ++s->n_ids;
+        s->bloom[bloom_a(h) / 64] |= 1ULL << (bloom_a(h) % 64);
+        s->bloom[bloom_b(h) / 64] |= 1ULL << (bloom_b(h) % 64);
         return 0;
 }
 
