@@ -26,6 +26,7 @@
 
 #include "ingest/batch.h"
 #include "ingest/ingest.h"
+#include "ingest/message.h"
 #include "ingest/stage.h"
 #include "ingest/tickets.h"
 #include "ingest/writer.h"
@@ -36,7 +37,6 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define MAX_FRAMES 5
 #define SOCKET_HWM 100000
 
 /* A batch and its counts: the open one, or the one in flight. */
@@ -183,18 +183,6 @@ int64_t ingest_batch_deadline(const Ingest *in, int64_t mono_now) {
         return left < 0 ? 0 : left;
 }
 
-static void log_reject(Ingest *in, EventKind kind, bool kind_known, const ProtoDiag *d, Slice id) {
-        unsigned n = ratelimit_test(&in->reject_rl, mono_ms());
-
-        if (!n)
-                return;
-        log_full(LOG_WARNING, LOG_ID_REJECTED, "rejected %s message%s%.*s: %s%s%s%s", kind_known ? proto_kind_name(kind) : "ingest",
-                 id.len ? " " : "", (int)id.len, id.ptr ? id.ptr : "", proto_reason_name(d->reason),
-                 d->field ? " (" : "", d->field ? d->field : "", d->field ? ")" : "");
-        if (n > 1)
-                log_warning("%u similar messages suppressed", n - 1);
-}
-
 static void log_failure(Ingest *in, int r, unsigned n) {
         unsigned shown = ratelimit_test(&in->fail_rl, mono_ms());
 
@@ -252,29 +240,6 @@ static int dedup(Ingest *in, const Event *ev, uint64_t h, int64_t now) {
         return dedup_seen(in->store, rtxn, ev->kind, ev->id, now, in->config->dedup_horizon_ms);
 }
 
-/* Validates one message; *now is the clock read that validation used. */
-static Status decode_msg(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag,
-                         int64_t *now) {
-        size_t tlen = zmq_msg_size(topic), plen = zmq_msg_size(payload);
-        EventKind kind = EVENT_FEEDBACK;
-
-        memset(ev, 0, sizeof(*ev));
-        *diag = (ProtoDiag){0};
-        if (tlen + plen > in->config->max_message) {
-                diag->reason = PROTO_E_TOO_LARGE;
-                return ST_REJECTED;
-        }
-        if (proto_parse_topic(zmq_msg_data((zmq_msg_t *)topic), tlen, &kind)) {
-                diag->reason = PROTO_E_UNKNOWN_TOPIC;
-                return ST_REJECTED;
-        }
-        *now = now_ms(); /* one clock read per event: validation and dedup agree */
-        if (proto_decode(in->decoder, kind, zmq_msg_data((zmq_msg_t *)payload), plen, *now,
-                         in->config->allowed_lateness_ms, ev, diag))
-                return ST_REJECTED;
-        return ST_OK;
-}
-
 /* Stages a validated event in the open batch, or counts it a duplicate. */
 static Status stage_event(Ingest *in, const Event *ev, int64_t now) {
         Slot *o = &in->open;
@@ -304,9 +269,9 @@ static Status stage_event(Ingest *in, const Event *ev, int64_t now) {
 
 static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
         int64_t now;
-        Status st = decode_msg(in, topic, payload, ev, diag, &now);
-
-        return st == ST_OK ? stage_event(in, ev, now) : st;
+        if (!message_validate(in->decoder, in->config, topic, payload, ev, diag, &now))
+                return ST_REJECTED;
+        return stage_event(in, ev, now);
 }
 
 static void count_reject(Ingest *in, int reason) {
@@ -346,48 +311,12 @@ static void send_ack(Ingest *in, const void *routing, size_t rlen, bool delimite
         zmq_send(in->router, in->reply.data, in->reply.size, ZMQ_DONTWAIT);
 }
 
-/* Reads one whole multipart message into parts[]; frames past MAX_FRAMES
- * are drained and make *n larger than MAX_FRAMES. Returns 1, 0 (EAGAIN) or
- * a negative errno. */
-static int recv_message(void *sock, zmq_msg_t *parts, int *n) {
-        int more;
-        size_t ml = sizeof(more);
-
-        *n = 0;
-        for (;;) {
-                zmq_msg_t scratch, *m = *n < MAX_FRAMES ? &parts[*n] : &scratch;
-                zmq_msg_init(m);
-                if (zmq_msg_recv(m, sock, *n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-                        int r = zmq_err();
-                        zmq_msg_close(m);
-                        if (*n == 0 && r == -EAGAIN)
-                                return 0;
-                        if (r == -EINTR && *n == 0)
-                                return 0;
-                        for (int i = 0; i < *n && i < MAX_FRAMES; i++)
-                                zmq_msg_close(&parts[i]);
-                        *n = 0;
-                        return r;
-                }
-                (*n)++;
-                if (m == &scratch)
-                        zmq_msg_close(m);
-                if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml) < 0 || !more)
-                        return 1;
-        }
-}
-
-static void close_parts(zmq_msg_t *parts, int n) {
-        for (int i = 0; i < n && i < MAX_FRAMES; i++)
-                zmq_msg_close(&parts[i]);
-}
-
 /* Messages read and validated before any is staged: their prefetches
  * (batch_prefetch_feedback) overlap. */
 #define LOOKAHEAD 16
 
 static int read_sub(Ingest *in, unsigned room, bool *drained) {
-        zmq_msg_t parts[LOOKAHEAD][MAX_FRAMES];
+        zmq_msg_t parts[LOOKAHEAD][MESSAGE_FRAMES_MAX];
         int n_parts[LOOKAHEAD];
         Event evs[LOOKAHEAD];
         int64_t now[LOOKAHEAD];
@@ -404,7 +333,7 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                  * points into them). */
                 while (k < LOOKAHEAD && read < room) {
                         zmq_msg_t *p = parts[k];
-                        r = recv_message(in->sub, p, &n_parts[k]);
+                        r = message_recv(in->sub, p, &n_parts[k]);
                         if (r <= 0) {
                                 *drained = true;
                                 break;
@@ -414,30 +343,28 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                         if (n_parts[k] != 2) {
                                 diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
                                 count_reject(in, diag.reason);
-                                log_reject(in, EVENT_FEEDBACK, false, &diag, (Slice){0});
-                        } else if (decode_msg(in, &p[0], &p[1], &evs[k], &diag, &now[k]) == ST_REJECTED) {
+                                message_log_reject(&in->reject_rl, false, &evs[k], &diag);
+                        } else if (!message_validate(in->decoder, in->config, &p[0], &p[1], &evs[k], &diag, &now[k])) {
                                 count_reject(in, diag.reason);
-                                log_reject(in, evs[k].kind,
-                                           diag.reason != PROTO_E_UNKNOWN_TOPIC && diag.reason != PROTO_E_TOO_LARGE, &diag,
-                                           evs[k].id);
+                                message_log_reject(&in->reject_rl, true, &evs[k], &diag);
                         } else {
                                 if (evs[k].kind == EVENT_FEEDBACK)
                                         batch_prefetch_feedback(stage_batch(in->open.stage), &evs[k]);
                                 k++;
                                 continue;
                         }
-                        close_parts(p, n_parts[k]);
+                        message_close(p, n_parts[k]);
                 }
                 for (unsigned i = 0; i < k; i++) {
                         (void)stage_event(in, &evs[i], now[i]);
-                        close_parts(parts[i], n_parts[i]);
+                        message_close(parts[i], n_parts[i]);
                 }
         }
         return r < 0 ? r : 0;
 }
 
 static int read_router(Ingest *in, unsigned room, bool *drained) {
-        zmq_msg_t parts[MAX_FRAMES];
+        zmq_msg_t parts[MESSAGE_FRAMES_MAX];
         Event ev;
         ProtoDiag diag;
         int n, r;
@@ -447,7 +374,7 @@ static int read_router(Ingest *in, unsigned room, bool *drained) {
                 bool delim = false;
                 Status st;
 
-                r = recv_message(in->router, parts, &n);
+                r = message_recv(in->router, parts, &n);
                 if (r <= 0) {
                         *drained = true;
                         return r;
@@ -468,7 +395,7 @@ static int read_router(Ingest *in, unsigned room, bool *drained) {
                 }
                 if (st == ST_REJECTED) {
                         count_reject(in, diag.reason);
-                        log_reject(in, ev.kind, n == 3 + delim && diag.reason != PROTO_E_UNKNOWN_TOPIC && diag.reason != PROTO_E_TOO_LARGE, &diag, ev.id);
+                        message_log_reject(&in->reject_rl, n == 3 + delim, &ev, &diag);
                         send_ack(in, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), delim, "rejected", ev.id,
                                  diag.reason);
                 } else if (st == ST_OK || st == ST_DUPLICATE) {
@@ -477,7 +404,7 @@ static int read_router(Ingest *in, unsigned room, bool *drained) {
                         if (r < 0)
                                 slot_fail(in, &in->open, r);
                 }
-                close_parts(parts, n);
+                message_close(parts, n);
         }
         *drained = false;
         return 0;

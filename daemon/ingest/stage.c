@@ -3,19 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ingest/arena.h"
 #include "ingest/stage.h"
 #include "util/error.h"
 #include "util/hash.h"
-
-/* Held events' strings: chunks never move, so Slices into them stay valid
- * while more events are held. One event needs at most ~1 KiB. */
-#define CHUNK_SIZE (256u * 1024u)
-
-typedef struct Chunk {
-        struct Chunk *next;
-        size_t used;
-        char data[];
-} Chunk;
 
 typedef struct {
         uint64_t hash;
@@ -45,7 +36,7 @@ struct Stage {
         size_t cap_sorted;
         Event *held;
         size_t n_held, cap_held;
-        Chunk *chunks; /* the newest first */
+        EventArena strings; /* of the held events */
 };
 
 int stage_new(Stage **out) {
@@ -65,14 +56,6 @@ int stage_new(Stage **out) {
         return 0;
 }
 
-static void free_chunks(Chunk *c) {
-        while (c) {
-                Chunk *next = c->next;
-                free(c);
-                c = next;
-        }
-}
-
 Stage *stage_free(Stage *s) {
         if (s) {
                 batch_free(s->batch);
@@ -82,7 +65,7 @@ Stage *stage_free(Stage *s) {
                 free(s->bloom);
                 free(s->sorted);
                 free(s->held);
-                free_chunks(s->chunks);
+                arena_free(&s->strings);
                 free(s);
         }
         return NULL;
@@ -95,12 +78,7 @@ void stage_reset(Stage *s) {
                 memset(s->bloom, 0, BLOOM_BITS / 8);
         }
         s->n_ids = s->keys_len = s->n_held = 0;
-        /* Keep one chunk for the next batch. */
-        if (s->chunks) {
-                free_chunks(s->chunks->next);
-                s->chunks->next = NULL;
-                s->chunks->used = 0;
-        }
+        arena_reset(&s->strings);
 }
 
 Batch *stage_batch(Stage *s) {
@@ -223,48 +201,14 @@ const StageId *stage_ids_sorted(Stage *s, size_t *n) {
         return s->sorted;
 }
 
-static int copy_slice(Stage *s, Slice *sl) {
-        Chunk *c = s->chunks;
-
-        if (!sl->len) {
-                /* Present-but-empty and absent stay apart. */
-                sl->ptr = sl->ptr ? "" : NULL;
-                return 0;
-        }
-        if (!c || c->used + sl->len > CHUNK_SIZE) {
-                c = malloc(sizeof(Chunk) + CHUNK_SIZE);
-                if (!c)
-                        return -ENOMEM;
-                c->used = 0;
-                c->next = s->chunks;
-                s->chunks = c;
-        }
-        memcpy(c->data + c->used, sl->ptr, sl->len);
-        sl->ptr = c->data + c->used;
-        c->used += sl->len;
-        return 0;
-}
-
 int stage_hold(Stage *s, const Event *ev) {
-        Event *e;
-        Slice *slices[8];
         int r;
 
         if ((r = reserve((void **)&s->held, &s->cap_held, s->n_held + 1, sizeof(Event), 256)) < 0)
                 return r;
-        e = &s->held[s->n_held];
-        *e = *ev;
-        slices[0] = &e->id;
-        slices[1] = &e->team;
-        slices[2] = &e->agent;
-        slices[3] = &e->channel;
-        slices[4] = &e->customer;
-        slices[5] = &e->ticket;
-        slices[6] = &e->complaint;
-        slices[7] = &e->category;
-        for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++)
-                if ((r = copy_slice(s, slices[i])) < 0)
-                        return r;
+        s->held[s->n_held] = *ev;
+        if ((r = arena_own(&s->strings, &s->held[s->n_held])) < 0)
+                return r;
         s->n_held++;
         return 0;
 }
