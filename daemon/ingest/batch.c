@@ -218,7 +218,7 @@ int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, d
         return 0;
 }
 
-void batch_prefetch_feedback(const Batch *b, const Event *ev) {
+void batch_prefetch_feedback(const Batch *b, const Event *ev, bool entries) {
         Scope scopes[4];
         int n = scope_of_event(ev, scopes);
         uint32_t minute = batch_minute(ev->ts);
@@ -227,6 +227,10 @@ void batch_prefetch_feedback(const Batch *b, const Event *ev) {
          * never a wrong result (batch_add_feedback looks up for real). */
         for (int i = 0; i < n; i++) {
                 uint64_t h = hash(&scopes[i], minute);
+                if (!entries) {
+                        __builtin_prefetch(&b->slots[h & (b->n_slots - 1)], 0);
+                        continue;
+                }
                 for (size_t j = h & (b->n_slots - 1); b->slots[j]; j = (j + 1) & (b->n_slots - 1)) {
                         if (SLOT_TAG(b->slots[j]) != SLOT_TAG(h))
                                 continue;

@@ -49,8 +49,10 @@ int batch_add_feedback(Batch *b, const Event *ev);
 
 /* Asks the CPU to fetch what batch_add_feedback(b, ev) will touch. Ingest
  * calls it for a few events before adding them, so their cache misses (an
- * agent's entry is rarely cached) overlap instead of queueing. */
-void batch_prefetch_feedback(const Batch *b, const Event *ev);
+ * agent's entry is rarely cached) overlap instead of queueing: first for
+ * the hash slots (entries false), then, once those are in, for the entries
+ * they point to (entries true). */
+void batch_prefetch_feedback(const Batch *b, const Event *ev, bool entries);
 
 /* The coalesced delta record of (scope, minute), created zeroed on first
  * use; NULL when out of memory. Valid until the next batch_* call. */

@@ -241,15 +241,13 @@ static int dedup(Ingest *in, const Event *ev, uint64_t h, int64_t now) {
 }
 
 /* Stages a validated event in the open batch, or counts it a duplicate. */
-static Status stage_event(Ingest *in, const Event *ev, int64_t now) {
+static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h) {
         Slot *o = &in->open;
-        uint64_t h;
         int r;
 
         if (!pending(o))
                 o->started = mono_ms();
         o->n_events++;
-        h = stage_id_hash(ev->kind, ev->id);
         r = dedup(in, ev, h, now);
         if (r == DEDUP_E_DUPLICATE) {
                 o->n_duplicate++;
@@ -271,7 +269,7 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
         int64_t now;
         if (!message_validate(in->decoder, in->config, topic, payload, ev, diag, &now))
                 return ST_REJECTED;
-        return stage_event(in, ev, now);
+        return stage_event(in, ev, now, stage_id_hash(ev->kind, ev->id));
 }
 
 static void count_reject(Ingest *in, int reason) {
@@ -320,6 +318,7 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
         int n_parts[LOOKAHEAD];
         Event evs[LOOKAHEAD];
         int64_t now[LOOKAHEAD];
+        uint64_t hs[LOOKAHEAD];
         ProtoDiag diag;
         unsigned read = 0;
         int r = 0;
@@ -348,15 +347,22 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                                 count_reject(in, diag.reason);
                                 message_log_reject(&in->reject_rl, true, &evs[k], &diag);
                         } else {
+                                hs[k] = stage_id_hash(evs[k].kind, evs[k].id);
+                                stage_prefetch_id(in->open.stage, hs[k]);
+                                if (in->flight.stage)
+                                        stage_prefetch_id(in->flight.stage, hs[k]);
                                 if (evs[k].kind == EVENT_FEEDBACK)
-                                        batch_prefetch_feedback(stage_batch(in->open.stage), &evs[k]);
+                                        batch_prefetch_feedback(stage_batch(in->open.stage), &evs[k], false);
                                 k++;
                                 continue;
                         }
                         message_close(p, n_parts[k]);
                 }
+                for (unsigned i = 0; i < k; i++)
+                        if (evs[i].kind == EVENT_FEEDBACK)
+                                batch_prefetch_feedback(stage_batch(in->open.stage), &evs[i], true);
                 for (unsigned i = 0; i < k; i++) {
-                        (void)stage_event(in, &evs[i], now[i]);
+                        (void)stage_event(in, &evs[i], now[i], hs[i]);
                         message_close(parts[i], n_parts[i]);
                 }
         }

@@ -110,6 +110,12 @@ static inline bool bloom_test(const uint64_t *bloom, uint32_t bit) {
         return bloom[bit / 64] >> (bit % 64) & 1;
 }
 
+void stage_prefetch_id(const Stage *s, uint64_t h) {
+        __builtin_prefetch(&s->bloom[bloom_a(h) / 64], 1);
+        __builtin_prefetch(&s->bloom[bloom_b(h) / 64], 1);
+        __builtin_prefetch(&s->slots[h & (s->n_slots - 1)], 1);
+}
+
 bool stage_has_id(const Stage *s, EventKind kind, Slice id, uint64_t h) {
         if (!bloom_test(s->bloom, bloom_a(h)) || !bloom_test(s->bloom, bloom_b(h)))
                 return false;

@@ -39,6 +39,10 @@ uint64_t stage_id_hash(EventKind kind, Slice id);
 /* Whether (kind, id) (hash h) is an applied event of this stage. */
 bool stage_has_id(const Stage *s, EventKind kind, Slice id, uint64_t h);
 
+/* Asks the CPU to fetch what stage_has_id and stage_add_id with hash h
+ * will touch (see batch_prefetch_feedback). */
+void stage_prefetch_id(const Stage *s, uint64_t h);
+
 /* Records (kind, id) (hash h) as applied at seen_ms. Returns 0 or
  * -ENOMEM. */
 int stage_add_id(Stage *s, EventKind kind, Slice id, uint64_t h, int64_t seen_ms);
