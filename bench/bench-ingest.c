@@ -82,7 +82,9 @@ typedef struct {
         double ff_rate, ff_send_s;
         uint64_t ff_applied, ff_received, ff_rejected;
         double ack_rate;
+        double ack_writer_busy, ack_writer_commit; /* shares of the phase's wall time */
         double ack1_rate, ack1_batches_per_s; /* one event in flight */
+        double ack1_writer_busy, ack1_writer_commit;
         uint64_t ack_ok, ack_dup, ack_rejected;
         double batches_per_s, events_per_batch;
         double lmdb_commits_per_s;
@@ -371,6 +373,8 @@ static int run_acknowledged(Daemon *d, const EventSet *set, size_t window, Resul
         res->ack_rejected = counts[2] + bad;
         res->ack_rate = (double)acked / seconds(t_ack - t0);
         res->batches_per_s = (double)(after.batches - before.batches) / seconds(t_ack - t0);
+        res->ack_writer_busy = (double)(after.writer_busy_ms - before.writer_busy_ms) / 1000.0 / seconds(t_ack - t0);
+        res->ack_writer_commit = (double)(after.writer_commit_ms - before.writer_commit_ms) / 1000.0 / seconds(t_ack - t0);
         res->events_per_batch = after.batches > before.batches
                                         ? (double)((after.applied - before.applied) + (after.duplicate - before.duplicate)) /
                                                   (double)(after.batches - before.batches)
@@ -628,9 +632,13 @@ static void print_summary(const Options *o, const Results *r) {
                bound, bound > 0 ? r->ack_rate / bound : 0,
                bound > 0 && r->ack_rate < 0.5 * bound ? "limited by the daemon, not by fsync"
                                                       : "limited by durable commits");
+        printf("         writer thread busy %.0f %% of the phase, %.0f %% in LMDB's durable commit (page writes, fsyncs)\n",
+               100 * r->ack_writer_busy, 100 * r->ack_writer_commit);
         printf("raterd   acked, 1 in flight %7.0f ev/s  %.0f commits/s = %.2fx lmdb's durable one-put commits/s\n",
                r->ack1_rate, r->ack1_batches_per_s,
                r->lmdb_commits_per_s > 0 ? r->ack1_batches_per_s / r->lmdb_commits_per_s : 0);
+        printf("         writer thread busy %.0f %% of the phase, %.0f %% in LMDB's durable commit (page writes, fsyncs)\n",
+               100 * r->ack1_writer_busy, 100 * r->ack1_writer_commit);
         if (r->rss_kib >= 0)
                 printf("raterd   peak RSS         %9.1f MiB\n", (double)r->rss_kib / 1024.0);
         else
@@ -847,6 +855,8 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
                 r = run_acknowledged(d, &one, 1, &one_res);
                 res->ack1_rate = one_res.ack_rate;
                 res->ack1_batches_per_s = one_res.batches_per_s;
+                res->ack1_writer_busy = one_res.ack_writer_busy;
+                res->ack1_writer_commit = one_res.ack_writer_commit;
         }
         /* 7. peak RSS, then a clean stop */
         res->rss_kib = d->pid ? proc_peak_rss_kib(d->pid) : -1;

@@ -140,7 +140,7 @@ static uint64_t json_u64(json_object *obj, const char *key) {
 }
 
 int daemon_status(Daemon *d, DaemonStatus *st, long timeout_ms) {
-        json_object *res, *events = NULL, *storage = NULL;
+        json_object *res, *events = NULL, *storage = NULL, *writer = NULL;
         int r = daemon_request(d, "{\"cmd\":\"status\"}", &res, timeout_ms);
 
         if (r < 0)
@@ -150,6 +150,7 @@ int daemon_status(Daemon *d, DaemonStatus *st, long timeout_ms) {
                 return -EPROTO;
         }
         json_object_object_get_ex(res, "storage", &storage);
+        json_object_object_get_ex(res, "writer", &writer);
         *st = (DaemonStatus){
                 .received = json_u64(events, "received"),
                 .applied = json_u64(events, "applied"),
@@ -164,6 +165,8 @@ int daemon_status(Daemon *d, DaemonStatus *st, long timeout_ms) {
                 .complaints = json_u64(storage, "complaints"),
                 .dedup = json_u64(storage, "dedup"),
                 .alerts_firing = json_u64(res, "alerts_firing"),
+                .writer_busy_ms = json_u64(writer, "busy_ms"),
+                .writer_commit_ms = json_u64(writer, "commit_ms"),
         };
         json_object_put(res);
         return 0;

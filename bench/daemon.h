@@ -16,6 +16,7 @@ typedef struct {
         uint64_t storage_bytes;
         uint64_t minute_buckets, hour_buckets, tickets, complaints, dedup;
         uint64_t alerts_firing;
+        uint64_t writer_busy_ms, writer_commit_ms;
 } DaemonStatus;
 
 typedef struct {

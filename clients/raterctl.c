@@ -461,6 +461,10 @@ static void print_status(json_object *result) {
                         printf("%-20s %" PRId64 "\n", buf, json_object_get_int64(val));
                 }
         }
+        printf("%-20s %" PRId64 "\n", "commits", json_object_get_int64(member(result, "batches")));
+        printf("%-20s %" PRId64 " ms, %" PRId64 " ms of it in LMDB commits\n", "writer busy",
+               json_object_get_int64(member(member(result, "writer"), "busy_ms")),
+               json_object_get_int64(member(member(result, "writer"), "commit_ms")));
         printf("%-20s %" PRId64 "\n", "storage bytes", json_object_get_int64(member(storage, "bytes")));
         printf("%-20s %s\n", "storage path", member_str(storage, "path"));
         printf("%-20s %" PRId64 "\n", "alerts firing", json_object_get_int64(member(result, "alerts_firing")));

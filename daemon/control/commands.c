@@ -289,6 +289,12 @@ static int cmd_status(const CommandContext *ctx, json_object **result) {
                 json_object_object_add(rej, proto_reason_name(i), json_object_new_int64((int64_t)s->rejected_by[i]));
         json_object_object_add(out, "rejected", rej);
         json_object_object_add(out, "batches", json_object_new_int64((int64_t)s->batches));
+        {
+                json_object *w = json_object_new_object();
+                json_object_object_add(w, "busy_ms", json_object_new_int64((int64_t)(s->writer_busy_ns / 1000000)));
+                json_object_object_add(w, "commit_ms", json_object_new_int64((int64_t)(s->writer_commit_ns / 1000000)));
+                json_object_object_add(out, "writer", w);
+        }
         json_object_object_add(storage, "path", json_object_new_string(ctx->store->path));
         json_object_object_add(storage, "bytes", json_object_new_int64((int64_t)store_used_bytes(ctx->store)));
         {

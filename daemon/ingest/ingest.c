@@ -446,6 +446,7 @@ static void finish(Ingest *in, int r) {
         /* The next dedup lookup must see what was just committed before the
          * batch's ids leave memory. */
         rtxn_release(in);
+        writer_times(in->writer, &in->stats->writer_busy_ns, &in->stats->writer_commit_ns);
         if (r) {
                 in->stats->failed += f->n_events;
                 log_failure(in, r, f->n_events);

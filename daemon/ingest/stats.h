@@ -14,6 +14,8 @@ typedef struct {
         uint64_t rejected_by[_PROTO_E_MAX];
         uint64_t failed;                 /* events lost to a failed commit (storage full, I/O) */
         uint64_t batches;                /* durable commits */
+        uint64_t writer_busy_ns;         /* writer thread on batches (transaction to durable) */
+        uint64_t writer_commit_ns;       /* of which in LMDB's commit: page writes and fsyncs */
         uint64_t pruned;                 /* keys deleted past their retention */
         int64_t started_ms;
 } Stats;

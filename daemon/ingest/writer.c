@@ -9,6 +9,7 @@
 #include "ingest/tickets.h"
 #include "ingest/writer.h"
 #include "store/dedup.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 /* Deadlines handled per sweep: bounds one commit's work; the rest waits for
@@ -27,9 +28,12 @@ struct Writer {
         bool done, quit;
         int result;
         int efd;
+        uint64_t busy_ns, commit_ns; /* totals over every job */
 };
 
-int writer_commit(Store *st, const Config *c, Stage *s, int64_t sweep_ms) {
+/* writer_commit, adding the time spent in LMDB's durable commit (page
+ * writes and fsyncs) to *commit_ns. */
+static int commit_timed(Store *st, const Config *c, Stage *s, int64_t sweep_ms, uint64_t *commit_ns) {
         MDB_txn *txn;
         const Event *held;
         const StageId *ids;
@@ -64,7 +68,15 @@ int writer_commit(Store *st, const Config *c, Stage *s, int64_t sweep_ms) {
                 mdb_txn_abort(txn);
                 return r;
         }
-        return store_commit(txn);
+        int64_t t0 = mono_ns();
+        r = store_commit(txn);
+        *commit_ns += (uint64_t)(mono_ns() - t0);
+        return r;
+}
+
+int writer_commit(Store *st, const Config *c, Stage *s, int64_t sweep_ms) {
+        uint64_t ns = 0;
+        return commit_timed(st, c, s, sweep_ms, &ns);
 }
 
 static void *run(void *userdata) {
@@ -78,9 +90,14 @@ static void *run(void *userdata) {
                 if (!w->job || w->done)
                         break; /* quit with nothing left to do */
                 pthread_mutex_unlock(&w->lock);
-                int r = writer_commit(w->store, w->config, w->job, w->sweep_ms);
+                uint64_t commit_ns = 0;
+                int64_t t0 = mono_ns();
+                int r = commit_timed(w->store, w->config, w->job, w->sweep_ms, &commit_ns);
+                uint64_t busy_ns = (uint64_t)(mono_ns() - t0);
                 pthread_mutex_lock(&w->lock);
                 w->result = r;
+                w->busy_ns += busy_ns;
+                w->commit_ns += commit_ns;
                 w->done = true;
                 pthread_cond_broadcast(&w->cond);
                 /* Wakes the poll loop; a full counter only means it is
@@ -139,6 +156,13 @@ void writer_submit(Writer *w, Stage *s, int64_t sweep_ms) {
         w->sweep_ms = sweep_ms;
         w->done = false;
         pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void writer_times(Writer *w, uint64_t *busy_ns, uint64_t *commit_ns) {
+        pthread_mutex_lock(&w->lock);
+        *busy_ns = w->busy_ns;
+        *commit_ns = w->commit_ns;
         pthread_mutex_unlock(&w->lock);
 }
 

@@ -35,6 +35,11 @@ int writer_fd(const Writer *w);
  * it. Only when !writer_busy(). */
 void writer_submit(Writer *w, Stage *s, int64_t sweep_ms);
 
+/* Totals over every finished job: time on the batch (from its transaction's
+ * start to the end of its commit) and, of it, in LMDB's durable commit
+ * (page writes and fsyncs). */
+void writer_times(Writer *w, uint64_t *busy_ns, uint64_t *commit_ns);
+
 /* A job was submitted and not yet taken back. */
 bool writer_busy(const Writer *w);
 

@@ -286,10 +286,31 @@ class StatusCountersTest(DaemonTestCase):
         want.update(malformed=2, not_a_map=1, missing_field=1, out_of_range=1, unknown_topic=1, too_old=1,
                     bad_version=1, in_future=1)
         self.assertEqual(st["rejected"], want)
-        for k in ("version", "uptime_s", "events", "rejected", "storage", "alerts_firing"):
+        for k in ("version", "uptime_s", "events", "rejected", "storage", "alerts_firing", "batches", "writer"):
             self.assertIn(k, st)
         self.assertGreater(st["storage"]["bytes"], 0)
         self.assertEqual(d.count(), 3)
+        # Time in LMDB's commit is part of the writer's time on batches.
+        self.assertGreaterEqual(st["batches"], 1)
+        self.assertGreaterEqual(st["writer"]["busy_ms"], st["writer"]["commit_ms"])
+        self.assertGreaterEqual(st["writer"]["commit_ms"], 0)
+
+    def test_writer_time_counts_commits(self):
+        """A batch big enough to take measurable time shows up in the
+        writer's totals, and every ack came after a commit: batches >= 1."""
+        d = self.daemon()
+        before = d.status()
+        acks = d.send_reliable([fb("w%d" % i, 1 + i % 5, team="t%d" % (i % 50), agent="a%d" % i)
+                                for i in range(20000)], timeout=60.0)
+        self.assertEqual({a["status"] for a in acks}, {"ok"})
+        st = d.status()
+        self.assertGreater(st["batches"], before["batches"])
+        self.assertGreater(st["writer"]["busy_ms"], before["writer"]["busy_ms"])
+        self.assertGreaterEqual(st["writer"]["busy_ms"], st["writer"]["commit_ms"])
+        rc, out, err = d.raterctl("status")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"writer busy +\d+ ms, \d+ ms of it in LMDB commits")
+        self.assertRegex(out, r"commits +%d" % st["batches"])
 
 
 class SubPathTest(DaemonTestCase):
