@@ -21,6 +21,7 @@
 #include "alerts/notice.h"
 #include "alerts/silences.h"
 #include "check.h"
+#include "testdir.h"
 #include "index/fbagg.h"
 #include "store/buckets.h"
 #include "util/clock.h"
@@ -332,11 +333,7 @@ static void env_close(Env *e) {
 }
 
 static void rm_store(void) {
-        char p[256];
-        snprintf(p, sizeof(p), "%s/data.mdb", dir);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-        unlink(p);
+        testdir_clear_store(dir);
 }
 
 static const char *const csat_rule = "[rule csat-drop]\nindex = csat\nscope = team:*\nwindow = 1h\nbelow = 80\n"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testdir.h"
 #include "config/config.h"
 #include "ingest/complaints.h"
 #include "store/buckets.h"
@@ -33,14 +34,9 @@ static const char *const outcome_names[_OUTCOME_MAX] = {"dissatisfied", "somewha
                                                         "basically_satisfied", "satisfied", "very_satisfied"};
 
 static void rm_store(void) {
-        char p[300];
-
         if (!n_stores)
                 return;
-        snprintf(p, sizeof(p), "%s/data.mdb", path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s/lock.mdb", path);
-        unlink(p);
+        testdir_clear_store(path);
         rmdir(path);
 }
 
@@ -52,10 +48,6 @@ static void fresh(void) {
         rm_store();
         snprintf(path, sizeof(path), "%s/%d", dir, n_stores++);
         CHECK(store_open(&st, path, 1 << 24, err, sizeof(err)) == 0, "open %s: %s", path, err);
-}
-
-static Slice sl(const char *s) {
-        return s ? (Slice){s, strlen(s)} : (Slice){NULL, 0};
 }
 
 /* A complaint event; eid is the event id, cid the complaint id. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testdir.h"
 #include "ingest/stage.h"
 #include "ingest/writer.h"
 #include "store/buckets.h"
@@ -20,16 +21,8 @@ static char dir[] = "/tmp/raterd-test-pipeline-XXXXXX";
 /* One minute's time (14:13:20 UTC, 2023-11-14) and seen times near it. */
 #define T0 1700000000000LL
 
-static Slice sl(const char *s) {
-        return (Slice){s, strlen(s)};
-}
-
 static void rm_store(const char *d) {
-        char p[256];
-        snprintf(p, sizeof(p), "%s/data.mdb", d);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s/lock.mdb", d);
-        unlink(p);
+        testdir_clear_store(d);
 }
 
 static bool has(const Stage *s, EventKind kind, Slice id) {

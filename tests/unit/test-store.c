@@ -7,21 +7,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testdir.h"
 #include "store/buckets.h"
 #include "store/dedup.h"
 
 static char dir[] = "/tmp/raterd-test-store-XXXXXX";
 
-static Slice sl(const char *s) {
-        return (Slice){s, strlen(s)};
-}
-
 static void rm_store(const char *d) {
-        char p[256];
-        snprintf(p, sizeof(p), "%s/data.mdb", d);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s/lock.mdb", d);
-        unlink(p);
+        testdir_clear_store(d);
 }
 
 static BucketRecord one(uint32_t score) {
