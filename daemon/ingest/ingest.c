@@ -148,10 +148,16 @@ int ingest_new(Ingest **out, void *zctx, const Config *c, Store *st, Stats *stat
 int ingest_pollitems(Ingest *in, zmq_pollitem_t *items) {
         int n = 0;
 
-        if (in->sub)
-                items[n++] = (zmq_pollitem_t){.socket = in->sub, .events = ZMQ_POLLIN};
-        if (in->router)
-                items[n++] = (zmq_pollitem_t){.socket = in->router, .events = ZMQ_POLLIN};
+        /* A full open batch (the writer still busy with the last) reads
+         * nothing more: the sockets are left out so the loop sleeps until
+         * the writer is done instead of spinning on them, and keeps serving
+         * signals, timers and operators meanwhile. */
+        if (!ingest_batch_full(in)) {
+                if (in->sub)
+                        items[n++] = (zmq_pollitem_t){.socket = in->sub, .events = ZMQ_POLLIN};
+                if (in->router)
+                        items[n++] = (zmq_pollitem_t){.socket = in->router, .events = ZMQ_POLLIN};
+        }
         items[n++] = (zmq_pollitem_t){.fd = writer_fd(in->writer), .events = ZMQ_POLLIN};
         return n;
 }
@@ -490,21 +496,14 @@ static void submit(Ingest *in) {
 }
 
 int ingest_commit(Ingest *in) {
-        int r;
-
         if (!pending(&in->open))
                 return 0;
-        if (writer_busy(in->writer)) {
-                /* A full batch waits for the writer (back-pressure: the
-                 * sockets' queues fill meanwhile); any other stays open and
-                 * keeps growing until the writer is free. */
-                if (!ingest_batch_full(in))
-                        return 0;
-                if (writer_take(in->writer, true, &r))
-                        finish(in, r);
-                if (!pending(&in->open))
-                        return 0;
-        }
+        /* While the writer is busy the open batch stays open: it keeps
+         * growing up to batch_max, then the sockets wait (their queues
+         * take the back-pressure) and it goes when the writer is done. The
+         * loop never blocks on the disk here. */
+        if (writer_busy(in->writer))
+                return 0;
         submit(in);
         return 0;
 }

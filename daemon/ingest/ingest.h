@@ -62,8 +62,8 @@ bool ingest_batch_full(const Ingest *in);
 bool ingest_batch_acks(const Ingest *in);
 
 /* Closes the open batch: hands it to the writer when the writer is idle;
- * when it is busy, a full batch waits for it and any other stays open (it
- * goes when the writer is done). Returns 0. */
+ * otherwise it stays open (and, once full, its sockets are left out of the
+ * poll) until the writer is done. Never blocks. Returns 0. */
 int ingest_commit(Ingest *in);
 
 /* Settles the batch in flight if the writer is done with it: on success
