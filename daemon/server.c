@@ -20,9 +20,7 @@
 #include "alerts/alerts.h"
 #include "control/control.h"
 #include "ingest/ingest.h"
-#include "ingest/retention.h"
 #include "server.h"
-#include "store/dedup.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -32,8 +30,6 @@
  * within a second of passing); slower chores run every SLOW_TICKS ticks. */
 #define TICK_MS 250
 #define SLOW_TICKS 4
-#define DEDUP_PRUNE_SCAN 5000
-#define RETENTION_SCAN 5000
 
 struct Server {
         const Config *config;
@@ -46,9 +42,6 @@ struct Server {
         int sigfd, timerfd;
         uint64_t watchdog_usec;
         uint64_t ticks;
-        Retention retention;
-        uint8_t prune_key[1 + PROTO_ID_MAX];
-        size_t prune_len;
 };
 
 Server *server_free(Server *s) {
@@ -130,7 +123,6 @@ static void commit(Server *s) {
 
 static void housekeeping(Server *s) {
         uint64_t ticks;
-        int r;
 
         if (read(s->timerfd, &ticks, sizeof(ticks)) < 0)
                 return;
@@ -142,14 +134,9 @@ static void housekeeping(Server *s) {
         commit(s);
         if (s->ticks++ % SLOW_TICKS)
                 return;
-        r = dedup_prune(s->store, now_ms(), s->config->dedup_horizon_ms, DEDUP_PRUNE_SCAN, s->prune_key,
-                        &s->prune_len);
-        if (r < 0 || r == STORE_E_FULL)
-                log_warning("pruning expired dedup entries failed: %s", r < 0 ? strerror(-r) : "storage full");
-        r = retention_step(&s->retention, s->store, s->config, now_ms(), RETENTION_SCAN);
-        if (r)
-                log_warning("deleting data past its retention failed: %s", r < 0 ? strerror(-r) : "storage error");
-        s->stats.pruned = s->retention.deleted;
+        /* Dedup pruning and retention run on the writer thread (see
+         * ingest/writer.c): here only their count. */
+        s->stats.pruned = ingest_pruned(s->ingest);
         /* Windows slide and `for`/`repeat` deadlines pass without events:
          * every rule in every scope, once a second. Errors are logged. */
         (void)alerts_tick(s->alerts, now_ms());

@@ -125,6 +125,7 @@ int ingest_new(Ingest **out, void *zctx, const Config *c, Store *st, Stats *stat
         if ((r = proto_decoder_new(&in->decoder)) < 0 || (r = stage_new(&in->open.stage)) < 0 ||
             (r = stage_new(&in->spare)) < 0 || (r = writer_new(&in->writer, st, c)) < 0)
                 return r;
+        writer_enable_chores(in->writer);
 
         if (*c->ingest_bind || *c->ingest_connect) {
                 if ((r = socket_new(zctx, ZMQ_SUB, c, &in->sub)) < 0)
@@ -518,6 +519,10 @@ void ingest_sync(Ingest *in) {
         submit(in);
         if (writer_take(in->writer, true, &r))
                 finish(in, r);
+}
+
+uint64_t ingest_pruned(Ingest *in) {
+        return writer_pruned(in->writer);
 }
 
 void ingest_on_commit(Ingest *in, IngestCommitFn fn, void *userdata) {

@@ -71,6 +71,9 @@ int ingest_commit(Ingest *in);
  * acks: reliable clients resend), logged and counted. Never blocks. */
 void ingest_reap(Ingest *in);
 
+/* Keys deleted by retention since start (the writer thread prunes). */
+uint64_t ingest_pruned(Ingest *in);
+
 /* Commits everything staged and waits until it is durable and settled:
  * before answering an operator, and at shutdown. */
 void ingest_sync(Ingest *in);

@@ -2,19 +2,31 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ingest/complaints.h"
+#include "ingest/retention.h"
 #include "ingest/tickets.h"
 #include "ingest/writer.h"
 #include "store/dedup.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/log.h"
 
 /* Deadlines handled per sweep: bounds one commit's work; the rest waits for
  * the next tick (250 ms later). */
 #define SWEEP_MAX 20000
+
+/* Chores: once a second, between batches, a bounded step of dedup pruning
+ * and of retention, each in a small transaction of its own. They run here
+ * because a write transaction on the main thread would wait for LMDB's
+ * write lock, held by this thread for a whole commit: a slow disk would
+ * stop the loop. */
+#define CHORE_MS 1000
+#define DEDUP_PRUNE_SCAN 5000
+#define RETENTION_SCAN 5000
 
 struct Writer {
         Store *store;
@@ -29,6 +41,12 @@ struct Writer {
         int result;
         int efd;
         uint64_t busy_ns, commit_ns; /* totals over every job */
+        bool chores;
+        int64_t next_chore_ms; /* monotonic */
+        Retention retention;
+        uint8_t prune_key[1 + PROTO_ID_MAX];
+        size_t prune_len;
+        uint64_t pruned; /* keys deleted by retention, for status */
 };
 
 /* writer_commit, adding the time spent in LMDB's durable commit (page
@@ -79,14 +97,57 @@ int writer_commit(Store *st, const Config *c, Stage *s, int64_t sweep_ms) {
         return commit_timed(st, c, s, sweep_ms, &ns);
 }
 
+/* Errors are logged: a failed step is tried again next second. */
+static void run_chores(Writer *w) {
+        int64_t now = now_ms();
+        int r;
+
+        r = dedup_prune(w->store, now, w->config->dedup_horizon_ms, DEDUP_PRUNE_SCAN, w->prune_key, &w->prune_len);
+        if (r < 0 || r == STORE_E_FULL)
+                log_warning("pruning expired dedup entries failed: %s", r < 0 ? strerror(-r) : "storage full");
+        r = retention_step(&w->retention, w->store, w->config, now, RETENTION_SCAN);
+        if (r)
+                log_warning("deleting data past its retention failed: %s", r < 0 ? strerror(-r) : "storage error");
+}
+
+/* Waits for a job or quit; runs the chores when they are due. Called and
+ * returns with the lock held. */
+static void wait_for_job(Writer *w) {
+        while (!w->quit && (!w->job || w->done)) {
+                struct timespec until;
+                int64_t left;
+
+                if (!w->chores) {
+                        pthread_cond_wait(&w->cond, &w->lock);
+                        continue;
+                }
+                left = w->next_chore_ms - mono_ms();
+                if (left <= 0) {
+                        pthread_mutex_unlock(&w->lock);
+                        run_chores(w);
+                        pthread_mutex_lock(&w->lock);
+                        w->pruned = w->retention.deleted;
+                        w->next_chore_ms = mono_ms() + CHORE_MS;
+                        continue;
+                }
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += left / 1000;
+                until.tv_nsec += (left % 1000) * 1000000;
+                if (until.tv_nsec >= 1000000000) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&w->cond, &w->lock, &until);
+        }
+}
+
 static void *run(void *userdata) {
         Writer *w = userdata;
         uint64_t one = 1;
 
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (!w->quit && (!w->job || w->done))
-                        pthread_cond_wait(&w->cond, &w->lock);
+                wait_for_job(w);
                 if (!w->job || w->done)
                         break; /* quit with nothing left to do */
                 pthread_mutex_unlock(&w->lock);
@@ -120,7 +181,15 @@ int writer_new(Writer **out, Store *st, const Config *c) {
         if (w->efd < 0)
                 return -errno;
         pthread_mutex_init(&w->lock, NULL);
-        pthread_cond_init(&w->cond, NULL);
+        {
+                /* Timed waits on the monotonic clock: the wall clock may
+                 * jump. */
+                pthread_condattr_t attr;
+                pthread_condattr_init(&attr);
+                pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+                pthread_cond_init(&w->cond, &attr);
+                pthread_condattr_destroy(&attr);
+        }
         if ((r = pthread_create(&w->thread, NULL, run, w)))
                 return -r;
         w->started = true;
@@ -164,6 +233,23 @@ void writer_times(Writer *w, uint64_t *busy_ns, uint64_t *commit_ns) {
         *busy_ns = w->busy_ns;
         *commit_ns = w->commit_ns;
         pthread_mutex_unlock(&w->lock);
+}
+
+void writer_enable_chores(Writer *w) {
+        pthread_mutex_lock(&w->lock);
+        w->chores = true;
+        w->next_chore_ms = mono_ms() + CHORE_MS;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+uint64_t writer_pruned(Writer *w) {
+        uint64_t n;
+
+        pthread_mutex_lock(&w->lock);
+        n = w->pruned;
+        pthread_mutex_unlock(&w->lock);
+        return n;
 }
 
 bool writer_busy(const Writer *w) {

@@ -40,6 +40,14 @@ void writer_submit(Writer *w, Stage *s, int64_t sweep_ms);
  * (page writes and fsyncs). */
 void writer_times(Writer *w, uint64_t *busy_ns, uint64_t *commit_ns);
 
+/* Lets the thread run the once-a-second chores between jobs: a bounded
+ * step of dedup pruning (entries past dedup_horizon) and of retention
+ * (ingest/retention.h). Off by default (tests drive the writer alone). */
+void writer_enable_chores(Writer *w);
+
+/* Keys deleted by retention since start. */
+uint64_t writer_pruned(Writer *w);
+
 /* A job was submitted and not yet taken back. */
 bool writer_busy(const Writer *w);
 

@@ -5,6 +5,7 @@ twice per WATCHDOG_USEC, STOPPING=1 on SIGTERM, then exit 0."""
 import os
 import signal
 import socket
+import threading
 import time
 import unittest
 
@@ -82,6 +83,48 @@ class NotifyTest(DaemonTestCase):
         self.assertNotIn("READY=1", [l for _, l in ns.messages(1.0)])
         self.assertNotEqual(d.proc.wait(5), 0)
         d.expected_exit = True
+
+
+class SlowDiskTest(DaemonTestCase):
+    def test_slow_commits_do_not_stop_the_loop(self):
+        """A disk whose every fdatasync takes 1 s (a preloaded shim,
+        tests/integration/slowsync.c; the writes stay real): while a flood of
+        acknowledged events waits on those commits, the watchdog is still fed
+        every half period, status answers at once, and every event is acked
+        `ok` once durable and counted once."""
+        lib = os.environ.get("SLOWSYNC_LIB", "")
+        self.assertTrue(os.path.exists(lib), "SLOWSYNC_LIB not built: %r" % lib)
+        path = "/tmp/rit-notify-%d-%d-s" % (os.getpid(), now_ms())
+        ns = NotifySocket(path)
+        self.addCleanup(ns.close)
+        asan = ":".join(o for o in (os.environ.get("ASAN_OPTIONS", ""), "verify_asan_link_order=0") if o)
+        env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "600000", "LD_PRELOAD": lib, "SLOWSYNC_MS": "1000",
+               "ASAN_OPTIONS": asan}
+        d = self.daemon("[ingest]\nbatch_max = 50\n", start=False, env=env)
+        d.start()
+        ns.wait_for("READY=1", timeout=10)
+        n = 300
+        acks = []
+        sender = threading.Thread(target=lambda: acks.extend(
+            d.send_reliable([fb("slow%d" % i, 1 + i % 5, team="slow") for i in range(n)], timeout=120.0)))
+        sender.start()
+        time.sleep(0.5)  # the first commits are under way
+        latencies = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            st = d.status()
+            latencies.append(time.monotonic() - t0)
+            time.sleep(0.1)
+        self.assertLess(st["events"]["applied"], n, "the flood must still be committing: %r" % st["events"])
+        pings = [t for t, line in ns.messages(2.5) if line == "WATCHDOG=1"]
+        sender.join(120)
+        self.assertFalse(sender.is_alive())
+        self.assertLess(max(latencies), 0.3, "status latencies while commits take 1 s: %r" % latencies)
+        self.assertGreaterEqual(len(pings), 5, "WATCHDOG=1 pings in 2.5 s of slow commits: %d" % len(pings))
+        self.assertLess(max(b - a for a, b in zip(pings, pings[1:])), 0.6, pings)
+        self.assertEqual([a["status"] for a in acks], ["ok"] * n)
+        self.assertEqual(d.status()["events"]["applied"], n)
+        self.assertEqual(d.count("team:slow"), n)
 
 
 if __name__ == "__main__":
