@@ -107,8 +107,8 @@ const char *proto_priority_name(TicketPriority p) {
 }
 
 static bool str_eq(const char *p, size_t n, const char *lit) {
-        size_t l = strlen(lit);
-        return n == l && memcmp(p, lit, l) == 0;
+        /* The first byte settles most mismatches without a strlen. */
+        return n && p[0] == lit[0] && strlen(lit) == n && memcmp(p, lit, n) == 0;
 }
 
 int proto_parse_topic(const void *topic, size_t len, EventKind *kind) {
