@@ -253,6 +253,38 @@ class PipelineDedupTest(DaemonTestCase):
         self.assertGreaterEqual(d.status()["batches"], n)
 
 
+class StorageFullTest(DaemonTestCase):
+    def test_full_store_fails_batches_loudly_and_keeps_running(self):
+        """A 4 MiB store fills up: the batches that do not fit are not acked
+        (the client would resend), are counted as failed and logged as
+        `storage full`; every event acked `ok` is applied and counted once,
+        and the daemon keeps answering and exits 0 on SIGTERM."""
+        d = self.daemon("[daemon]\nmax_storage = 4194304\n[ingest]\nbatch_max = 500\n")
+        n = 40000
+        evs = [fb("full%06d-%s" % (i, "x" * 100), 1 + i % 5, team="t%d" % (i % 300), agent="a%d" % i)
+               for i in range(n)]
+        s = d._socket(zmq.DEALER, d.reliable_ep)
+        self.addCleanup(s.close, 0)
+        s.setsockopt(zmq.SNDHWM, 0)
+        s.setsockopt(zmq.RCVHWM, 0)
+        for e in evs:
+            s.send_multipart(frames_of(e))
+        # Every event settles (applied or failed) before the acks are read:
+        # the ones that will ever come are queued by then.
+        st = wait_until(lambda: (lambda s: s if s["events"]["applied"] + s["events"]["failed"] == n else None)(
+            d.status()), timeout=300.0, interval=0.2, msg="every event applied or failed")
+        acks = []
+        while s.poll(500):
+            acks.append(d._decode_ack(s.recv_multipart()))
+        ok = [a for a in acks if a["status"] == "ok"]
+        self.assertTrue(0 < len(ok) < n, "some but not all fit: %d ok of %d" % (len(ok), n))
+        self.assertEqual({a["status"] for a in acks}, {"ok"})
+        self.assertEqual(st["events"]["applied"], len(ok))
+        self.assertEqual(st["events"]["failed"], n - len(ok))
+        self.assertEqual(d.count(), len(ok))
+        self.assertIn("storage full", d.log())
+
+
 class ReqClientTest(DaemonTestCase):
     def test_req_socket(self):
         d = self.daemon()
