@@ -57,10 +57,7 @@ struct Ingest {
         ProtoDecoder *decoder;
         Writer *writer;
         Slot open, flight; /* flight.stage is NULL when the writer is idle */
-        /* Free stages: a finished batch is settled after the next one went
-         * to the writer, so three are needed. */
-        Stage *spares[2];
-        size_t n_spares;
+        Stage *spare;
         MDB_txn *rtxn; /* dedup lookups in committed data */
         bool rtxn_live;
         msgpack_sbuffer reply;
@@ -85,8 +82,7 @@ Ingest *ingest_free(Ingest *in) {
                 proto_decoder_free(in->decoder);
                 stage_free(in->open.stage);
                 stage_free(in->flight.stage);
-                for (size_t i = 0; i < in->n_spares; i++)
-                        stage_free(in->spares[i]);
+                stage_free(in->spare);
                 msgpack_sbuffer_destroy(&in->reply);
                 free(in);
         }
@@ -126,9 +122,8 @@ int ingest_new(Ingest **out, void *zctx, const Config *c, Store *st, Stats *stat
         in->reject_rl = (RateLimit)RATELIMIT_INIT(10000, 10);
         in->fail_rl = (RateLimit)RATELIMIT_INIT(10000, 5);
         msgpack_sbuffer_init(&in->reply);
-        in->n_spares = 2; /* filled below; NULL ones are fine to free */
         if ((r = proto_decoder_new(&in->decoder)) < 0 || (r = stage_new(&in->open.stage)) < 0 ||
-            (r = stage_new(&in->spares[0])) < 0 || (r = stage_new(&in->spares[1])) < 0 || (r = writer_new(&in->writer, st, c)) < 0)
+            (r = stage_new(&in->spare)) < 0 || (r = writer_new(&in->writer, st, c)) < 0)
                 return r;
         writer_enable_chores(in->writer);
 
@@ -448,19 +443,26 @@ int ingest_read(Ingest *in, bool *drained) {
         return 0;
 }
 
-/* Counts, acks and evaluates alerts for a batch the writer finished (on
- * success), or counts it lost; then its stage is free again. */
-static void finish(Ingest *in, Slot *done, int r) {
-        Batch *b = stage_batch(done->stage);
+/* Settles the batch the writer finished: counts, acks and alert
+ * evaluation on success; on failure it is dropped, and so is the open
+ * batch when it counted duplicates against it. */
+static void finish(Ingest *in, int r) {
+        Slot *f = &in->flight;
+        Batch *b = stage_batch(f->stage);
 
+        /* The next dedup lookup must see what was just committed before the
+         * batch's ids leave memory. */
+        rtxn_release(in);
         writer_times(in->writer, &in->stats->writer_busy_ns, &in->stats->writer_commit_ns);
         if (r) {
-                in->stats->failed += done->n_events;
-                log_failure(in, r, done->n_events);
+                in->stats->failed += f->n_events;
+                log_failure(in, r, f->n_events);
+                if (in->open.leans)
+                        slot_fail(in, &in->open, r);
         } else {
                 in->stats->batches++;
-                in->stats->applied += done->n_applied;
-                in->stats->duplicate += done->n_duplicate;
+                in->stats->applied += f->n_applied;
+                in->stats->duplicate += f->n_duplicate;
                 /* Durable now: the acks may go. */
                 for (size_t i = 0; i < batch_n_acks(b); i++) {
                         const Ack *a = batch_ack(b, i);
@@ -474,46 +476,24 @@ static void finish(Ingest *in, Slot *done, int r) {
                         in->on_commit(in->on_commit_data, &info);
                 }
         }
-        stage_reset(done->stage);
-        in->spares[in->n_spares++] = done->stage;
+        in->open.leans = false;
+        stage_reset(f->stage);
+        in->spare = f->stage;
+        *f = (Slot){0};
+}
+
+void ingest_reap(Ingest *in) {
+        int r;
+
+        if (writer_take(in->writer, false, &r))
+                finish(in, r);
 }
 
 static void submit(Ingest *in) {
         in->flight = in->open;
-        in->open = (Slot){.stage = in->spares[--in->n_spares]};
+        in->open = (Slot){.stage = in->spare};
+        in->spare = NULL;
         writer_submit(in->writer, in->flight.stage, in->flight.sweep_ms);
-}
-
-/* Whether the open batch must go as soon as the writer is free. */
-static bool due(const Ingest *in) {
-        return pending(&in->open) && (ingest_batch_acks(in) || ingest_batch_full(in) ||
-                                      ingest_batch_deadline(in, mono_ms()) == 0);
-}
-
-/* Takes back the batch the writer finished (waiting for it if wait) and
- * settles it. A due open batch goes to the writer first, so that its
- * commit overlaps with the acks and alert evaluation of the last one. */
-static void settle(Ingest *in, bool wait) {
-        Slot done;
-        int r;
-
-        if (!writer_take(in->writer, wait, &r))
-                return;
-        done = in->flight;
-        in->flight = (Slot){0};
-        /* The next dedup lookup must see what was just committed before the
-         * batch's ids leave memory (they are no longer in flight). */
-        rtxn_release(in);
-        if (r && in->open.leans)
-                slot_fail(in, &in->open, r);
-        in->open.leans = false;
-        if (due(in))
-                submit(in);
-        finish(in, &done, r);
-}
-
-void ingest_reap(Ingest *in) {
-        settle(in, false);
 }
 
 int ingest_commit(Ingest *in) {
@@ -530,13 +510,15 @@ int ingest_commit(Ingest *in) {
 }
 
 void ingest_sync(Ingest *in) {
-        /* Bounded: nothing is read meanwhile, so the open batch goes at most
-         * once. */
-        for (unsigned i = 0; i < 3 && (writer_busy(in->writer) || pending(&in->open)); i++) {
-                if (!writer_busy(in->writer))
-                        submit(in);
-                settle(in, true);
-        }
+        int r;
+
+        if (writer_take(in->writer, true, &r))
+                finish(in, r);
+        if (!pending(&in->open))
+                return;
+        submit(in);
+        if (writer_take(in->writer, true, &r))
+                finish(in, r);
 }
 
 uint64_t ingest_pruned(Ingest *in) {
