@@ -105,8 +105,7 @@ static int grow_slots(Batch *b) {
         return 0;
 }
 
-static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
-        uint64_t h = hash(s, minute);
+static Entry *lookup_h(Batch *b, const Scope *s, uint32_t minute, uint64_t h) {
         size_t j;
         Entry *e;
 
@@ -136,6 +135,10 @@ static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
         memset(&e->gauges, 0, sizeof(e->gauges));
         b->slots[j] = SLOT_TAG(h) | ++b->n_entries;
         return e;
+}
+
+static Entry *lookup(Batch *b, const Scope *s, uint32_t minute) {
+        return lookup_h(b, s, minute, hash(s, minute));
 }
 
 uint32_t batch_minute(int64_t ts_ms) {
@@ -218,15 +221,18 @@ int batch_add_sample(Batch *b, const Scope *s, uint32_t minute, uint8_t which, d
         return 0;
 }
 
-void batch_prefetch_feedback(const Batch *b, const Event *ev, bool entries) {
-        Scope scopes[4];
-        int n = scope_of_event(ev, scopes);
-        uint32_t minute = batch_minute(ev->ts);
+void batch_feedback_keys(const Event *ev, FeedbackKeys *k) {
+        k->n = scope_of_event(ev, k->scopes);
+        k->minute = batch_minute(ev->ts);
+        for (int i = 0; i < k->n; i++)
+                k->hashes[i] = hash(&k->scopes[i], k->minute);
+}
 
+void batch_prefetch_feedback(const Batch *b, const FeedbackKeys *k, bool entries) {
         /* Only the tag is compared: a wrong guess costs a wasted prefetch,
          * never a wrong result (batch_add_feedback looks up for real). */
-        for (int i = 0; i < n; i++) {
-                uint64_t h = hash(&scopes[i], minute);
+        for (int i = 0; i < k->n; i++) {
+                uint64_t h = k->hashes[i];
                 if (!entries) {
                         __builtin_prefetch(&b->slots[h & (b->n_slots - 1)], 0);
                         continue;
@@ -244,18 +250,21 @@ void batch_prefetch_feedback(const Batch *b, const Event *ev, bool entries) {
         }
 }
 
-int batch_add_feedback(Batch *b, const Event *ev) {
-        Scope scopes[4];
-        int n = scope_of_event(ev, scopes);
-        uint32_t minute = batch_minute(ev->ts);
-
-        for (int i = 0; i < n; i++) {
-                BucketRecord *r = batch_bucket(b, &scopes[i], minute);
-                if (!r)
+int batch_add_feedback_keys(Batch *b, const Event *ev, const FeedbackKeys *k) {
+        for (int i = 0; i < k->n; i++) {
+                Entry *e = lookup_h(b, &k->scopes[i], k->minute, k->hashes[i]);
+                if (!e)
                         return -ENOMEM;
-                fbagg_add(&r->fb, ev);
+                fbagg_add(&e->rec.fb, ev);
         }
         return 0;
+}
+
+int batch_add_feedback(Batch *b, const Event *ev) {
+        FeedbackKeys k;
+
+        batch_feedback_keys(ev, &k);
+        return batch_add_feedback_keys(b, ev, &k);
 }
 
 int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimiter, AckStatus status, Slice id) {

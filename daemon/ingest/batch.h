@@ -47,12 +47,24 @@ Batch *batch_free(Batch *b);
  * -ENOMEM. */
 int batch_add_feedback(Batch *b, const Event *ev);
 
+/* The bucket keys of a feedback event (its scopes, minute and their
+ * hashes), worked out once for prefetching and adding. */
+typedef struct {
+        Scope scopes[4];
+        uint64_t hashes[4];
+        int n;
+        uint32_t minute;
+} FeedbackKeys;
+
+void batch_feedback_keys(const Event *ev, FeedbackKeys *k);
+int batch_add_feedback_keys(Batch *b, const Event *ev, const FeedbackKeys *k);
+
 /* Asks the CPU to fetch what batch_add_feedback(b, ev) will touch. Ingest
  * calls it for a few events before adding them, so their cache misses (an
  * agent's entry is rarely cached) overlap instead of queueing: first for
  * the hash slots (entries false), then, once those are in, for the entries
  * they point to (entries true). */
-void batch_prefetch_feedback(const Batch *b, const Event *ev, bool entries);
+void batch_prefetch_feedback(const Batch *b, const FeedbackKeys *k, bool entries);
 
 /* The coalesced delta record of (scope, minute), created zeroed on first
  * use; NULL when out of memory. Valid until the next batch_* call. */

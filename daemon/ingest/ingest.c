@@ -248,7 +248,8 @@ static int dedup(Ingest *in, const Event *ev, uint64_t h, int64_t now) {
 }
 
 /* Stages a validated event in the open batch, or counts it a duplicate. */
-static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h) {
+/* keys: the event's bucket keys when already worked out, or NULL. */
+static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h, const FeedbackKeys *keys) {
         Slot *o = &in->open;
         int r;
 
@@ -263,7 +264,9 @@ static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h) 
         if (!r)
                 r = stage_add_id(o->stage, ev->kind, ev->id, h, now);
         if (!r)
-                r = ev->kind == EVENT_FEEDBACK ? batch_add_feedback(stage_batch(o->stage), ev) : stage_hold(o->stage, ev);
+                r = ev->kind != EVENT_FEEDBACK ? stage_hold(o->stage, ev)
+                    : keys                     ? batch_add_feedback_keys(stage_batch(o->stage), ev, keys)
+                                               : batch_add_feedback(stage_batch(o->stage), ev);
         if (r) {
                 slot_fail(in, o, r);
                 return ST_FAILED;
@@ -276,7 +279,7 @@ static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *paylo
         int64_t now;
         if (!message_validate(in->decoder, in->config, topic, payload, ev, diag, &now))
                 return ST_REJECTED;
-        return stage_event(in, ev, now, stage_id_hash(ev->kind, ev->id));
+        return stage_event(in, ev, now, stage_id_hash(ev->kind, ev->id), NULL);
 }
 
 static void count_reject(Ingest *in, int reason) {
@@ -326,6 +329,7 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
         Event evs[LOOKAHEAD];
         int64_t now[LOOKAHEAD];
         uint64_t hs[LOOKAHEAD];
+        FeedbackKeys keys[LOOKAHEAD];
         ProtoDiag diag;
         unsigned read = 0;
         int r = 0;
@@ -358,8 +362,10 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                                 stage_prefetch_id(in->open.stage, hs[k]);
                                 if (in->flight.stage)
                                         stage_prefetch_id(in->flight.stage, hs[k]);
-                                if (evs[k].kind == EVENT_FEEDBACK)
-                                        batch_prefetch_feedback(stage_batch(in->open.stage), &evs[k], false);
+                                if (evs[k].kind == EVENT_FEEDBACK) {
+                                        batch_feedback_keys(&evs[k], &keys[k]);
+                                        batch_prefetch_feedback(stage_batch(in->open.stage), &keys[k], false);
+                                }
                                 k++;
                                 continue;
                         }
@@ -367,9 +373,9 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                 }
                 for (unsigned i = 0; i < k; i++)
                         if (evs[i].kind == EVENT_FEEDBACK)
-                                batch_prefetch_feedback(stage_batch(in->open.stage), &evs[i], true);
+                                batch_prefetch_feedback(stage_batch(in->open.stage), &keys[i], true);
                 for (unsigned i = 0; i < k; i++) {
-                        (void)stage_event(in, &evs[i], now[i], hs[i]);
+                        (void)stage_event(in, &evs[i], now[i], hs[i], evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
                         message_close(parts[i], n_parts[i]);
                 }
         }
