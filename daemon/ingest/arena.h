@@ -1,8 +1,8 @@
 /* daemon/ingest/arena.h: EventArena, where events outlive their message.
  *
  * An Event's strings point into the ZeroMQ frames it was decoded from.
- * Keeping it past them (a ticket waiting for the writer, an event handed
- * from the reader thread to the main thread) needs a copy of its strings:
+ * Keeping it past them (a ticket or complaint waiting for the writer
+ * thread) needs a copy of its strings:
  * arena_own() copies them into chunks that never move, so pointers into
  * the arena stay valid until arena_reset().
  */

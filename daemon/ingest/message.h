@@ -1,9 +1,9 @@
 /* daemon/ingest/message.h: one ingest message, from frames to Event.
  *
- * Shared by the main thread (ROUTER path) and the reader thread (SUB
- * path): whole multipart reads, validation against the contract
- * (CONTRACT.md 2.1) and the rate-limited rejection log line. All of it
- * keeps no state of its own; each thread passes its decoder and limiter.
+ * Whole multipart reads, validation against the contract (CONTRACT.md
+ * 2.1) and the rate-limited rejection log line, for both ingest paths.
+ * None of it keeps state of its own: the caller passes its decoder and
+ * rate limiter.
  */
 #pragma once
 

@@ -111,7 +111,8 @@ static void run_chores(Writer *w) {
 }
 
 /* Waits for a job or quit; runs the chores when they are due. Called and
- * returns with the lock held. */
+ * returns with the lock held. A finished job waits here until the main
+ * thread takes it, so back-to-back jobs do not starve the chores. */
 static void wait_for_job(Writer *w) {
         while (!w->quit && (!w->job || w->done)) {
                 struct timespec until;
