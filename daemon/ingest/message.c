@@ -42,14 +42,14 @@ bool message_validate(ProtoDecoder *d, const Config *c, const zmq_msg_t *topic, 
         size_t tlen = zmq_msg_size(topic), plen = zmq_msg_size(payload);
         EventKind kind = EVENT_FEEDBACK;
 
-        memset(ev, 0, sizeof(*ev));
+        /* proto_decode clears ev itself; the two early refusals clear only
+         * what the rejection log reads (kind, id): no second memset of a
+         * whole Event per message. */
         *diag = (ProtoDiag){0};
-        if (tlen + plen > c->max_message) {
-                diag->reason = PROTO_E_TOO_LARGE;
-                return false;
-        }
-        if (proto_parse_topic(zmq_msg_data((zmq_msg_t *)topic), tlen, &kind)) {
-                diag->reason = PROTO_E_UNKNOWN_TOPIC;
+        if (tlen + plen > c->max_message || proto_parse_topic(zmq_msg_data((zmq_msg_t *)topic), tlen, &kind)) {
+                diag->reason = tlen + plen > c->max_message ? PROTO_E_TOO_LARGE : PROTO_E_UNKNOWN_TOPIC;
+                ev->kind = EVENT_FEEDBACK;
+                ev->id = (Slice){0};
                 return false;
         }
         *now = now_ms(); /* one clock read per event: validation and dedup agree */
