@@ -60,7 +60,31 @@ static const struct {
 };
 #undef KEY
 
-static const char *const kind_names[_EVENT_KIND_MAX] = {"feedback", "complaint", "ticket"};
+/* The known keys of each length (the longest is 9), -1 ended: a key is
+ * matched against at most four names, the first byte settling most. */
+#define KEY_LEN_MAX 9
+static const int8_t keys_by_len[KEY_LEN_MAX + 1][5] = {
+        [1] = {K_V, -1},
+        [2] = {K_ID, K_TS, -1},
+        [3] = {K_NPS, -1},
+        [4] = {K_TEAM, -1},
+        [5] = {K_AGENT, K_SCORE, K_SCALE, K_RATER, -1},
+        [6] = {K_TICKET, K_STATUS, -1},
+        [7] = {K_CHANNEL, K_OUTCOME, -1},
+        [8] = {K_CUSTOMER, K_SEVERITY, K_CATEGORY, K_PRIORITY, -1},
+        [9] = {K_COMPLAINT, -1},
+};
+
+/* The K_* of a map key, or -1 for a key this schema does not know. */
+static int key_index(const char *p, size_t len) {
+        if (len == 0 || len > KEY_LEN_MAX)
+                return -1;
+        for (const int8_t *c = keys_by_len[len]; *c >= 0; c++)
+                if (keys[*c].name[0] == p[0] && memcmp(keys[*c].name, p, len) == 0)
+                        return *c;
+        return -1;
+}
+
 
 static const char *const reason_names[_PROTO_E_MAX] = {
         [PROTO_OK] = "ok",
@@ -77,17 +101,25 @@ static const char *const reason_names[_PROTO_E_MAX] = {
         [PROTO_E_TOO_LARGE] = "too_large",
 };
 
-static const char *const dim_names[_RATER_DIM_MAX] = {"reliability", "assurance", "tangibles", "empathy",
-                                                      "responsiveness"};
-static const char *const outcome_names[_OUTCOME_MAX] = {"dissatisfied", "somewhat_dissatisfied",
-                                                        "basically_satisfied", "satisfied", "very_satisfied"};
-static const char *const priority_names[_PRIORITY_MAX] = {"low", "normal", "high", "urgent"};
-static const char *const severity_names[] = {"low", "medium", "high", "critical"};
-static const char *const cstatus_names[] = {"opened", "resolved"};
-static const char *const tstatus_names[] = {"opened", "responded", "resolved", "reopened"};
+/* Names with their lengths, so matching compares a length before bytes. */
+typedef struct {
+        const char *s;
+        size_t len;
+} Name;
+#define N(x) {x, sizeof(x) - 1}
+static const Name kind_names[_EVENT_KIND_MAX] = {N("feedback"), N("complaint"), N("ticket")};
+static const Name dim_names[_RATER_DIM_MAX] = {N("reliability"), N("assurance"), N("tangibles"), N("empathy"),
+                                               N("responsiveness")};
+static const Name outcome_names[_OUTCOME_MAX] = {N("dissatisfied"), N("somewhat_dissatisfied"),
+                                                 N("basically_satisfied"), N("satisfied"), N("very_satisfied")};
+static const Name priority_names[_PRIORITY_MAX] = {N("low"), N("normal"), N("high"), N("urgent")};
+static const Name severity_names[] = {N("low"), N("medium"), N("high"), N("critical")};
+static const Name cstatus_names[] = {N("opened"), N("resolved")};
+static const Name tstatus_names[] = {N("opened"), N("responded"), N("resolved"), N("reopened")};
+#undef N
 
 const char *proto_kind_name(EventKind kind) {
-        return (unsigned)kind < _EVENT_KIND_MAX ? kind_names[kind] : "unknown";
+        return (unsigned)kind < _EVENT_KIND_MAX ? kind_names[kind].s : "unknown";
 }
 
 const char *proto_reason_name(int reason) {
@@ -95,28 +127,27 @@ const char *proto_reason_name(int reason) {
 }
 
 const char *proto_rater_dim_name(RaterDim d) {
-        return (unsigned)d < _RATER_DIM_MAX ? dim_names[d] : "unknown";
+        return (unsigned)d < _RATER_DIM_MAX ? dim_names[d].s : "unknown";
 }
 
 const char *proto_outcome_name(ComplaintOutcome o) {
-        return o >= 0 && o < _OUTCOME_MAX ? outcome_names[o] : "none";
+        return o >= 0 && o < _OUTCOME_MAX ? outcome_names[o].s : "none";
 }
 
 const char *proto_priority_name(TicketPriority p) {
-        return (unsigned)p < _PRIORITY_MAX ? priority_names[p] : "unknown";
+        return (unsigned)p < _PRIORITY_MAX ? priority_names[p].s : "unknown";
 }
 
-static bool str_eq(const char *p, size_t n, const char *lit) {
-        /* The first byte settles most mismatches without a strlen. */
-        return n && p[0] == lit[0] && strlen(lit) == n && memcmp(p, lit, n) == 0;
+static bool name_eq(const char *p, size_t n, const Name *name) {
+        return n == name->len && memcmp(p, name->s, n) == 0;
 }
 
 int proto_parse_topic(const void *topic, size_t len, EventKind *kind) {
         const char *t = topic;
 
         for (int k = 0; k < _EVENT_KIND_MAX; k++) {
-                size_t l = strlen(kind_names[k]);
-                if (len >= l && memcmp(t, kind_names[k], l) == 0 && (len == l || t[l] == '.')) {
+                size_t l = kind_names[k].len;
+                if (len >= l && memcmp(t, kind_names[k].s, l) == 0 && (len == l || t[l] == '.')) {
                         *kind = (EventKind)k;
                         return PROTO_OK;
                 }
@@ -166,14 +197,14 @@ static int get_uint(const msgpack_object *o, uint64_t lo, uint64_t hi, const cha
 }
 
 /* One of a fixed set of strings; *out keeps its default when absent. */
-static int get_enum(const msgpack_object *o, const char *const *names, int n, bool required, int key, int *out,
+static int get_enum(const msgpack_object *o, const Name *names, int n, bool required, int key, int *out,
                     ProtoDiag *diag) {
         if (!present(o))
                 return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].name) : PROTO_OK;
         if (o->type != MSGPACK_OBJECT_STR)
                 return fail(diag, PROTO_E_WRONG_TYPE, keys[key].name);
         for (int i = 0; i < n; i++)
-                if (str_eq(o->via.str.ptr, o->via.str.size, names[i])) {
+                if (name_eq(o->via.str.ptr, o->via.str.size, &names[i])) {
                         *out = i;
                         return PROTO_OK;
                 }
@@ -200,13 +231,13 @@ static int decode_feedback(const msgpack_object *const *f, Event *ev, ProtoDiag 
                         if (k->type != MSGPACK_OBJECT_STR)
                                 return fail(diag, PROTO_E_WRONG_TYPE, "rater");
                         for (int d = 0; d < _RATER_DIM_MAX; d++) {
-                                if (!str_eq(k->via.str.ptr, k->via.str.size, dim_names[d]))
+                                if (!name_eq(k->via.str.ptr, k->via.str.size, &dim_names[d]))
                                         continue;
                                 if (v->type == MSGPACK_OBJECT_NIL)
                                         break;
                                 if (ev->rater_mask & (1u << d))
-                                        return fail(diag, PROTO_E_MALFORMED, dim_names[d]);
-                                if ((r = get_uint(v, 1, ev->scale, dim_names[d], &ev->rater[d], diag)))
+                                        return fail(diag, PROTO_E_MALFORMED, dim_names[d].s);
+                                if ((r = get_uint(v, 1, ev->scale, dim_names[d].s, &ev->rater[d], diag)))
                                         return r;
                                 ev->rater_mask |= (uint8_t)(1u << d);
                                 break;
@@ -298,19 +329,17 @@ int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t le
                         }
                         continue;
                 }
-                for (int j = 0; j < _K_MAX; j++) {
-                        if (k->via.str.size != keys[j].len || memcmp(k->via.str.ptr, keys[j].name, keys[j].len) != 0)
-                                continue;
-                        if (!f[j]) {
-                                f[j] = &root.via.map.ptr[i].val;
-                        } else {
-                                if (!kerr) {
-                                        kerr = PROTO_E_MALFORMED;
-                                        kfield = keys[j].name;
-                                }
-                                id_twice |= j == K_ID;
+                int j = key_index(k->via.str.ptr, k->via.str.size);
+                if (j < 0)
+                        continue;
+                if (!f[j]) {
+                        f[j] = &root.via.map.ptr[i].val;
+                } else {
+                        if (!kerr) {
+                                kerr = PROTO_E_MALFORMED;
+                                kfield = keys[j].name;
                         }
-                        break;
+                        id_twice |= j == K_ID;
                 }
         }
         if (!id_twice && present(f[K_ID]))

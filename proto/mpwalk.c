@@ -13,16 +13,15 @@ static uint64_t be_uint(const uint8_t *p, size_t n) {
         return v;
 }
 
-MpWalk mpwalk(const void *data, size_t len, unsigned max_depth, size_t *end) {
-        const uint8_t *p = data;
+/* The walk, with the depth bookkeeping compiled out when limit is false
+ * (raterd's own decoding asks for no limit, once a message). */
+static inline __attribute__((always_inline)) MpWalk walk(const uint8_t *p, size_t len, unsigned max_depth,
+                                                         size_t *end, const bool limit) {
         uint64_t left[MPWALK_DEPTH_MAX + 1] = {1}; /* objects owed per open level */
         uint64_t owed = 1;                         /* their sum */
         unsigned depth = 0;
-        bool limit = max_depth > 0;
         size_t i = 0;
 
-        if (max_depth > MPWALK_DEPTH_MAX)
-                max_depth = MPWALK_DEPTH_MAX;
         while (owed > 0) {
                 uint64_t skip = 0, items = 0;
                 size_t lenb = 0; /* bytes of a length or count after the type byte */
@@ -36,14 +35,17 @@ MpWalk mpwalk(const void *data, size_t len, unsigned max_depth, size_t *end) {
                 if (limit)
                         left[depth]--;
                 owed--;
-                if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-                        /* fixint, nil, false, true: the type byte is all */
-                } else if (b <= 0x8f)
+                /* Most common first: fixstr (keys, names), fixint, fixmap. */
+                if (b >= 0xa0 && b <= 0xbf)
+                        skip = b & 0x1fu;
+                else if (b <= 0x7f || b >= 0xe0)
+                        ; /* fixint: the type byte is all */
+                else if (b <= 0x8f)
                         items = 2u * (b & 0x0fu);
                 else if (b <= 0x9f)
                         items = b & 0x0fu;
-                else if (b <= 0xbf)
-                        skip = b & 0x1fu;
+                else if (b == 0xc0 || b == 0xc2 || b == 0xc3)
+                        ; /* nil, false, true */
                 else if (b == 0xc1)
                         return MPWALK_MALFORMED;
                 else if (b <= 0xc9) /* bin 8/16/32, ext 8/16/32 */
@@ -86,4 +88,10 @@ MpWalk mpwalk(const void *data, size_t len, unsigned max_depth, size_t *end) {
         }
         *end = i;
         return MPWALK_OK;
+}
+
+MpWalk mpwalk(const void *data, size_t len, unsigned max_depth, size_t *end) {
+        if (max_depth == 0)
+                return walk(data, len, 0, end, false);
+        return walk(data, len, max_depth > MPWALK_DEPTH_MAX ? MPWALK_DEPTH_MAX : max_depth, end, true);
 }

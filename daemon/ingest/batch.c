@@ -226,6 +226,8 @@ void batch_feedback_keys(const Event *ev, FeedbackKeys *k) {
         k->minute = batch_minute(ev->ts);
         for (int i = 0; i < k->n; i++)
                 k->hashes[i] = hash(&k->scopes[i], k->minute);
+        memset(&k->delta, 0, sizeof(k->delta));
+        fbagg_add(&k->delta, ev);
 }
 
 void batch_prefetch_feedback(const Batch *b, const FeedbackKeys *k, bool entries) {
@@ -250,12 +252,12 @@ void batch_prefetch_feedback(const Batch *b, const FeedbackKeys *k, bool entries
         }
 }
 
-int batch_add_feedback_keys(Batch *b, const Event *ev, const FeedbackKeys *k) {
+int batch_add_feedback_keys(Batch *b, const FeedbackKeys *k) {
         for (int i = 0; i < k->n; i++) {
                 Entry *e = lookup_h(b, &k->scopes[i], k->minute, k->hashes[i]);
                 if (!e)
                         return -ENOMEM;
-                fbagg_add(&e->rec.fb, ev);
+                fbagg_merge(&e->rec.fb, &k->delta);
         }
         return 0;
 }
@@ -264,7 +266,7 @@ int batch_add_feedback(Batch *b, const Event *ev) {
         FeedbackKeys k;
 
         batch_feedback_keys(ev, &k);
-        return batch_add_feedback_keys(b, ev, &k);
+        return batch_add_feedback_keys(b, &k);
 }
 
 int batch_add_ack(Batch *b, const void *routing, size_t routing_len, bool delimiter, AckStatus status, Slice id) {

@@ -48,16 +48,19 @@ Batch *batch_free(Batch *b);
 int batch_add_feedback(Batch *b, const Event *ev);
 
 /* The bucket keys of a feedback event (its scopes, minute and their
- * hashes), worked out once for prefetching and adding. */
+ * hashes) and its one-event sums, worked out once for prefetching and for
+ * adding to up to four buckets: the sums' divisions are then done once an
+ * event, not once a scope. */
 typedef struct {
         Scope scopes[4];
         uint64_t hashes[4];
         int n;
         uint32_t minute;
+        FbAgg delta;
 } FeedbackKeys;
 
 void batch_feedback_keys(const Event *ev, FeedbackKeys *k);
-int batch_add_feedback_keys(Batch *b, const Event *ev, const FeedbackKeys *k);
+int batch_add_feedback_keys(Batch *b, const FeedbackKeys *k);
 
 /* Asks the CPU to fetch what batch_add_feedback(b, ev) will touch. Ingest
  * calls it for a few events before adding them, so their cache misses (an

@@ -265,7 +265,7 @@ static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h, 
                 r = stage_add_id(o->stage, ev->kind, ev->id, h, now);
         if (!r)
                 r = ev->kind != EVENT_FEEDBACK ? stage_hold(o->stage, ev)
-                    : keys                     ? batch_add_feedback_keys(stage_batch(o->stage), ev, keys)
+                    : keys                     ? batch_add_feedback_keys(stage_batch(o->stage), keys)
                                                : batch_add_feedback(stage_batch(o->stage), ev);
         if (r) {
                 slot_fail(in, o, r);
@@ -276,8 +276,8 @@ static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h, 
 }
 
 static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
-        int64_t now;
-        if (!message_validate(in->decoder, in->config, topic, payload, ev, diag, &now))
+        int64_t now = now_ms(); /* validation and dedup agree on it */
+        if (!message_validate(in->decoder, in->config, topic, payload, ev, diag, now))
                 return ST_REJECTED;
         return stage_event(in, ev, now, stage_id_hash(ev->kind, ev->id), NULL);
 }
@@ -327,7 +327,6 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
         zmq_msg_t parts[LOOKAHEAD][MESSAGE_FRAMES_MAX];
         int n_parts[LOOKAHEAD];
         Event evs[LOOKAHEAD];
-        int64_t now[LOOKAHEAD];
         uint64_t hs[LOOKAHEAD];
         FeedbackKeys keys[LOOKAHEAD];
         ProtoDiag diag;
@@ -341,6 +340,10 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                 /* Read and validate up to LOOKAHEAD; rejects are settled at
                  * once, valid events wait with their frames open (the Event
                  * points into them). */
+                /* One clock read a round: its messages arrived within
+                 * microseconds of each other. */
+                int64_t round_now = now_ms();
+
                 while (k < LOOKAHEAD && read < room) {
                         zmq_msg_t *p = parts[k];
                         r = message_recv(in->sub, p, &n_parts[k]);
@@ -354,7 +357,7 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                                 diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
                                 count_reject(in, diag.reason);
                                 message_log_reject(&in->reject_rl, false, &evs[k], &diag);
-                        } else if (!message_validate(in->decoder, in->config, &p[0], &p[1], &evs[k], &diag, &now[k])) {
+                        } else if (!message_validate(in->decoder, in->config, &p[0], &p[1], &evs[k], &diag, round_now)) {
                                 count_reject(in, diag.reason);
                                 message_log_reject(&in->reject_rl, true, &evs[k], &diag);
                         } else {
@@ -375,7 +378,7 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                         if (evs[i].kind == EVENT_FEEDBACK)
                                 batch_prefetch_feedback(stage_batch(in->open.stage), &keys[i], true);
                 for (unsigned i = 0; i < k; i++) {
-                        (void)stage_event(in, &evs[i], now[i], hs[i], evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
+                        (void)stage_event(in, &evs[i], round_now, hs[i], evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
                         message_close(parts[i], n_parts[i]);
                 }
         }

@@ -9,7 +9,6 @@
 
 int message_recv(void *sock, zmq_msg_t *parts, int *n) {
         int more;
-        size_t ml = sizeof(more);
 
         *n = 0;
         for (;;) {
@@ -25,9 +24,11 @@ int message_recv(void *sock, zmq_msg_t *parts, int *n) {
                         return r;
                 }
                 (*n)++;
+                /* The frame's own flag: no socket option call per frame. */
+                more = zmq_msg_more(m);
                 if (m == &scratch)
                         zmq_msg_close(m);
-                if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml) < 0 || !more)
+                if (!more)
                         return 1;
         }
 }
@@ -38,7 +39,7 @@ void message_close(zmq_msg_t *parts, int n) {
 }
 
 bool message_validate(ProtoDecoder *d, const Config *c, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev,
-                      ProtoDiag *diag, int64_t *now) {
+                      ProtoDiag *diag, int64_t now) {
         size_t tlen = zmq_msg_size(topic), plen = zmq_msg_size(payload);
         EventKind kind = EVENT_FEEDBACK;
 
@@ -52,8 +53,7 @@ bool message_validate(ProtoDecoder *d, const Config *c, const zmq_msg_t *topic, 
                 ev->id = (Slice){0};
                 return false;
         }
-        *now = now_ms(); /* one clock read per event: validation and dedup agree */
-        return proto_decode(d, kind, zmq_msg_data((zmq_msg_t *)payload), plen, *now, c->allowed_lateness_ms, ev,
+        return proto_decode(d, kind, zmq_msg_data((zmq_msg_t *)payload), plen, now, c->allowed_lateness_ms, ev,
                             diag) == 0;
 }
 

@@ -26,10 +26,11 @@ int message_recv(void *sock, zmq_msg_t *parts, int *n);
 void message_close(zmq_msg_t *parts, int n);
 
 /* Validates a [topic][payload] pair into ev (whose strings point into the
- * frames). *now is the clock read validation used, for dedup to agree
- * with. Returns true when valid, false with diag->reason set. */
+ * frames) against the wall clock now (ms), which the caller reads and
+ * hands on to dedup so the two agree. Returns true when valid, false with
+ * diag->reason set. */
 bool message_validate(ProtoDecoder *d, const Config *c, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev,
-                      ProtoDiag *diag, int64_t *now);
+                      ProtoDiag *diag, int64_t now);
 
 /* Logs a rejection through rl. framed: the message had the expected
  * frames, so ev->kind is its topic's kind unless the topic was the
