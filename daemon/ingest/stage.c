@@ -21,6 +21,16 @@ typedef struct {
  * about 1.4 % of lookups go on to the table. */
 #define BLOOM_BITS (1u << 20)
 
+/* Sorting compares a 64-bit key first: the kind, then the 7 id bytes
+ * after the prefix every id of the batch shares (zero-padded, so a
+ * smaller key is a smaller id), and the bytes only on a tie. Ids from one
+ * source share long prefixes ("TCK-2026-..."), which made every
+ * comparison a memcmp call. */
+typedef struct {
+        uint64_t key;
+        StageId id;
+} SortItem;
+
 struct Stage {
         Batch *batch;
         uint64_t *bloom; /* BLOOM_BITS bits */
@@ -34,6 +44,8 @@ struct Stage {
         size_t n_slots;  /* power of two, > 2 * n_ids */
         StageId *sorted;
         size_t cap_sorted;
+        SortItem *items; /* sorting scratch */
+        size_t cap_items;
         Event *held;
         size_t n_held, cap_held;
         EventArena strings; /* of the held events */
@@ -64,6 +76,7 @@ Stage *stage_free(Stage *s) {
                 free(s->slots);
                 free(s->bloom);
                 free(s->sorted);
+                free(s->items);
                 free(s->held);
                 arena_free(&s->strings);
                 free(s);
@@ -179,12 +192,11 @@ int stage_add_id(Stage *s, EventKind kind, Slice id, uint64_t h, int64_t seen_ms
         return 0;
 }
 
-static int stage_id_cmp(const void *x, const void *y) {
-        const StageId *a = x, *b = y;
+/* The dedup key's order: kind byte, then the id bytes, shorter first. */
+static int stage_id_cmp(const StageId *a, const StageId *b) {
         size_t n = a->id.len < b->id.len ? a->id.len : b->id.len;
         int c;
 
-        /* The dedup key's order: kind byte, then the id bytes. */
         if (a->kind != b->kind)
                 return (int)a->kind - (int)b->kind;
         if ((c = memcmp(a->id.ptr, b->id.ptr, n)))
@@ -192,18 +204,58 @@ static int stage_id_cmp(const void *x, const void *y) {
         return a->id.len < b->id.len ? -1 : a->id.len > b->id.len;
 }
 
+static int sort_item_cmp(const void *x, const void *y) {
+        const SortItem *a = x, *b = y;
+
+        if (a->key != b->key)
+                return a->key < b->key ? -1 : 1;
+        return stage_id_cmp(&a->id, &b->id);
+}
+
+static size_t common_prefix(const Stage *s) {
+        const char *first = s->keys + s->ids[0].off;
+        size_t p = s->ids[0].len;
+
+        for (size_t i = 1; i < s->n_ids && p > 0; i++) {
+                const char *k = s->keys + s->ids[i].off;
+                size_t j = 0, n = s->ids[i].len < p ? s->ids[i].len : p;
+
+                while (j < n && k[j] == first[j])
+                        j++;
+                p = j;
+        }
+        return p;
+}
+
 const StageId *stage_ids_sorted(Stage *s, size_t *n) {
+        SortItem *items;
+        size_t prefix;
+
         *n = s->n_ids;
         /* No memory: NULL with the real count, so the caller fails the
          * commit instead of storing it without its dedup entries. */
-        if (reserve((void **)&s->sorted, &s->cap_sorted, s->n_ids, sizeof(StageId), 1024) < 0)
+        if (reserve((void **)&s->sorted, &s->cap_sorted, s->n_ids, sizeof(StageId), 1024) < 0 ||
+            reserve((void **)&s->items, &s->cap_items, s->n_ids, sizeof(SortItem), 1024) < 0)
                 return NULL;
+        if (s->n_ids < 2) {
+                if (s->n_ids)
+                        s->sorted[0] = (StageId){(EventKind)s->ids[0].kind, {s->keys, s->ids[0].len}, s->ids[0].seen_ms};
+                return s->sorted;
+        }
+        items = s->items;
+        prefix = common_prefix(s);
+        for (size_t i = 0; i < s->n_ids; i++) {
+                const Id *e = &s->ids[i];
+                const uint8_t *k = (const uint8_t *)s->keys + e->off;
+                uint64_t key = (uint64_t)e->kind << 56;
+
+                for (size_t j = 0; j < 7 && prefix + j < e->len; j++)
+                        key |= (uint64_t)k[prefix + j] << (48 - 8 * j);
+                items[i] = (SortItem){key, {(EventKind)e->kind, {s->keys + e->off, e->len}, e->seen_ms}};
+        }
+        qsort(items, s->n_ids, sizeof(*items), sort_item_cmp);
         for (size_t i = 0; i < s->n_ids; i++)
-                s->sorted[i] = (StageId){(EventKind)s->ids[i].kind, {s->keys + s->ids[i].off, s->ids[i].len},
-                                         s->ids[i].seen_ms};
-        if (s->n_ids > 1)
-                qsort(s->sorted, s->n_ids, sizeof(StageId), stage_id_cmp);
-        *n = s->n_ids;
+                s->sorted[i] = items[i].id;
         return s->sorted;
 }
 

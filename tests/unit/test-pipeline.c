@@ -210,6 +210,51 @@ static void test_sorted(void) {
                       (long long)ids[i].seen_ms);
 }
 
+/* 2b. The same order when every id shares a long prefix, the case the
+ * sort's 64-bit key is built past: ids that tie on the key's 7 bytes, a
+ * prefix that is a whole id, NUL and 0xff bytes, all kinds; checked
+ * against a plain byte comparison of the dedup keys. */
+static void test_sorted_prefix(void) {
+        static const char alphabet[] = {'\0', '\1', 'a', 'b', '\xff'};
+        _cleanup_(stage_freep) Stage *s = NULL;
+        char ids[3000][40];
+        size_t lens[3000], n = 0, bad = 0, n_added = 0;
+        uint64_t rng = 0x2545f4914f6cdd1dULL;
+        const StageId *sorted;
+
+        CHECK(stage_new(&s) == 0, "stage_new");
+        for (size_t i = 0; i < 3000; i++) {
+                /* "TCK-2026-" then 0..24 bytes from a tiny alphabet: many
+                 * share 7+ bytes after the prefix, some are prefixes of
+                 * others, one is the bare prefix. */
+                size_t len = 9;
+                memcpy(ids[i], "TCK-2026-", 9);
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                for (size_t k = 0, extra = i ? rng % 25 : 0; k < extra; k++) {
+                        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                        ids[i][len++] = alphabet[rng % sizeof(alphabet)];
+                }
+                lens[i] = len;
+                Slice id = {ids[i], len};
+                EventKind kind = (EventKind)(rng >> 32) % _EVENT_KIND_MAX;
+                if (stage_has_id(s, kind, id, stage_id_hash(kind, id)))
+                        continue; /* the tiny alphabet repeats some */
+                CHECK(add(s, kind, id, (int64_t)i) == 0, "add %zu", i);
+                n_added++;
+        }
+        sorted = stage_ids_sorted(s, &n);
+        CHECK(sorted && n == n_added, "sorted %zu of %zu", n, n_added);
+        for (size_t i = 1; sorted && i < n; i++)
+                bad += key_cmp(sorted[i - 1].kind, sorted[i - 1].id, sorted[i].kind, sorted[i].id) >= 0;
+        CHECK(bad == 0, "%zu of %zu pairs out of key order", bad, n);
+        for (size_t i = 0; sorted && i < n; i++) {
+                size_t at = (size_t)sorted[i].seen_ms;
+                if (sorted[i].id.len != lens[at] || memcmp(sorted[i].id.ptr, ids[at], lens[at]) != 0)
+                        bad++;
+        }
+        CHECK(bad == 0, "%zu sorted entries carry another id's seen_ms", bad);
+}
+
 /* The k-th string of held event i: "i/k." then filler, len bytes. */
 static void pattern(char *dst, size_t len, int i, int k) {
         char num[32];
@@ -528,6 +573,7 @@ int main(void) {
 
         test_ids();
         test_sorted();
+        test_sorted_prefix();
         test_hold();
 
         CHECK(store_open(&st, dir, 1 << 24, err, sizeof(err)) == 0, "open: %s", err);
