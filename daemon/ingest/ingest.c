@@ -275,13 +275,6 @@ static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h, 
         return ST_OK;
 }
 
-static Status process(Ingest *in, const zmq_msg_t *topic, const zmq_msg_t *payload, Event *ev, ProtoDiag *diag) {
-        int64_t now = now_ms(); /* validation and dedup agree on it */
-        if (!message_validate(in->decoder, in->config, topic, payload, ev, diag, now))
-                return ST_REJECTED;
-        return stage_event(in, ev, now, stage_id_hash(ev->kind, ev->id), NULL);
-}
-
 static void count_reject(Ingest *in, int reason) {
         in->stats->rejected++;
         in->stats->rejected_by[reason]++;
@@ -323,6 +316,26 @@ static void send_ack(Ingest *in, const void *routing, size_t rlen, bool delimite
  * (batch_prefetch_feedback) overlap. */
 #define LOOKAHEAD 16
 
+/* First step of a look-ahead: the event's id hash and bucket keys, and
+ * prefetches of the hash slots they land in. */
+static void prefetch_slots(Ingest *in, const Event *ev, uint64_t *h, FeedbackKeys *keys) {
+        *h = stage_id_hash(ev->kind, ev->id);
+        stage_prefetch_id(in->open.stage, *h);
+        if (in->flight.stage)
+                stage_prefetch_id(in->flight.stage, *h);
+        if (ev->kind == EVENT_FEEDBACK) {
+                batch_feedback_keys(ev, keys);
+                batch_prefetch_feedback(stage_batch(in->open.stage), keys, false);
+        }
+}
+
+/* Second step, once the slots are in: the entries they point to. */
+static void prefetch_entries(Ingest *in, const Event *evs, const FeedbackKeys *keys, unsigned k) {
+        for (unsigned i = 0; i < k; i++)
+                if (evs[i].kind == EVENT_FEEDBACK)
+                        batch_prefetch_feedback(stage_batch(in->open.stage), &keys[i], true);
+}
+
 static int read_sub(Ingest *in, unsigned room, bool *drained) {
         zmq_msg_t parts[LOOKAHEAD][MESSAGE_FRAMES_MAX];
         int n_parts[LOOKAHEAD];
@@ -335,15 +348,14 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
 
         *drained = false;
         while (read < room && !*drained) {
+                /* One clock read a round: its messages arrived within
+                 * microseconds of each other. */
+                int64_t round_now = now_ms();
                 unsigned k = 0;
 
                 /* Read and validate up to LOOKAHEAD; rejects are settled at
                  * once, valid events wait with their frames open (the Event
                  * points into them). */
-                /* One clock read a round: its messages arrived within
-                 * microseconds of each other. */
-                int64_t round_now = now_ms();
-
                 while (k < LOOKAHEAD && read < room) {
                         zmq_msg_t *p = parts[k];
                         r = message_recv(in->sub, p, &n_parts[k]);
@@ -361,22 +373,13 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                                 count_reject(in, diag.reason);
                                 message_log_reject(&in->reject_rl, true, &evs[k], &diag);
                         } else {
-                                hs[k] = stage_id_hash(evs[k].kind, evs[k].id);
-                                stage_prefetch_id(in->open.stage, hs[k]);
-                                if (in->flight.stage)
-                                        stage_prefetch_id(in->flight.stage, hs[k]);
-                                if (evs[k].kind == EVENT_FEEDBACK) {
-                                        batch_feedback_keys(&evs[k], &keys[k]);
-                                        batch_prefetch_feedback(stage_batch(in->open.stage), &keys[k], false);
-                                }
+                                prefetch_slots(in, &evs[k], &hs[k], &keys[k]);
                                 k++;
                                 continue;
                         }
                         message_close(p, n_parts[k]);
                 }
-                for (unsigned i = 0; i < k; i++)
-                        if (evs[i].kind == EVENT_FEEDBACK)
-                                batch_prefetch_feedback(stage_batch(in->open.stage), &keys[i], true);
+                prefetch_entries(in, evs, keys, k);
                 for (unsigned i = 0; i < k; i++) {
                         (void)stage_event(in, &evs[i], round_now, hs[i], evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
                         message_close(parts[i], n_parts[i]);
@@ -385,51 +388,71 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
         return r < 0 ? r : 0;
 }
 
+/* The reliable path, with the same look-ahead. Frames: [routing][topic]
+ * [payload] from a DEALER, [routing][""][topic][payload] from a REQ.
+ * Rejections are acked at once; ok and duplicate acks wait in the batch
+ * for its commit. */
 static int read_router(Ingest *in, unsigned room, bool *drained) {
-        zmq_msg_t parts[MESSAGE_FRAMES_MAX];
-        Event ev;
+        zmq_msg_t parts[LOOKAHEAD][MESSAGE_FRAMES_MAX];
+        int n_parts[LOOKAHEAD];
+        bool delims[LOOKAHEAD];
+        Event evs[LOOKAHEAD];
+        uint64_t hs[LOOKAHEAD];
+        FeedbackKeys keys[LOOKAHEAD];
         ProtoDiag diag;
-        int n, r;
+        unsigned read = 0;
+        int r = 0;
 
-        for (unsigned i = 0; i < room; i++) {
-                const zmq_msg_t *topic, *payload;
-                bool delim = false;
-                Status st;
-
-                r = message_recv(in->router, parts, &n);
-                if (r <= 0) {
-                        *drained = true;
-                        return r;
-                }
-                in->stats->received++;
-                memset(&ev, 0, sizeof(ev));
-                /* [routing][topic][payload] from a DEALER,
-                 * [routing][""][topic][payload] from a REQ. */
-                if (n == 4 && zmq_msg_size(&parts[1]) == 0)
-                        delim = true;
-                if (n != 3 + delim) {
-                        diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
-                        st = ST_REJECTED;
-                } else {
-                        topic = &parts[1 + delim];
-                        payload = &parts[2 + delim];
-                        st = process(in, topic, payload, &ev, &diag);
-                }
-                if (st == ST_REJECTED) {
-                        count_reject(in, diag.reason);
-                        message_log_reject(&in->reject_rl, n == 3 + delim, &ev, &diag);
-                        send_ack(in, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), delim, "rejected", ev.id,
-                                 diag.reason);
-                } else if (st == ST_OK || st == ST_DUPLICATE) {
-                        r = batch_add_ack(stage_batch(in->open.stage), zmq_msg_data(&parts[0]),
-                                          zmq_msg_size(&parts[0]), delim, st == ST_OK ? ACK_OK : ACK_DUPLICATE, ev.id);
-                        if (r < 0)
-                                slot_fail(in, &in->open, r);
-                }
-                message_close(parts, n);
-        }
         *drained = false;
-        return 0;
+        while (read < room && !*drained) {
+                int64_t round_now = now_ms();
+                unsigned k = 0;
+
+                while (k < LOOKAHEAD && read < room) {
+                        zmq_msg_t *p = parts[k];
+                        bool delim, framed;
+
+                        r = message_recv(in->router, p, &n_parts[k]);
+                        if (r <= 0) {
+                                *drained = true;
+                                break;
+                        }
+                        read++;
+                        in->stats->received++;
+                        delim = n_parts[k] == 4 && zmq_msg_size(&p[1]) == 0;
+                        framed = n_parts[k] == 3 + delim;
+                        if (!framed) {
+                                evs[k].kind = EVENT_FEEDBACK;
+                                evs[k].id = (Slice){0};
+                                diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
+                        } else if (message_validate(in->decoder, in->config, &p[1 + delim], &p[2 + delim], &evs[k], &diag,
+                                                    round_now)) {
+                                delims[k] = delim;
+                                prefetch_slots(in, &evs[k], &hs[k], &keys[k]);
+                                k++;
+                                continue;
+                        }
+                        count_reject(in, diag.reason);
+                        message_log_reject(&in->reject_rl, framed, &evs[k], &diag);
+                        send_ack(in, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), delim, "rejected", evs[k].id,
+                                 diag.reason);
+                        message_close(p, n_parts[k]);
+                }
+                prefetch_entries(in, evs, keys, k);
+                for (unsigned i = 0; i < k; i++) {
+                        Status st = stage_event(in, &evs[i], round_now, hs[i],
+                                                evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
+                        if (st == ST_OK || st == ST_DUPLICATE) {
+                                int ra = batch_add_ack(stage_batch(in->open.stage), zmq_msg_data(&parts[i][0]),
+                                                       zmq_msg_size(&parts[i][0]), delims[i],
+                                                       st == ST_OK ? ACK_OK : ACK_DUPLICATE, evs[i].id);
+                                if (ra < 0)
+                                        slot_fail(in, &in->open, ra);
+                        }
+                        message_close(parts[i], n_parts[i]);
+                }
+        }
+        return r < 0 ? r : 0;
 }
 
 int ingest_read(Ingest *in, bool *drained) {
