@@ -116,6 +116,46 @@ class GarbageTest(DaemonTestCase):
         self.assertEqual(d.count(), 1)
         self.assertLess(rss_kib(d.pid) - rss0, 100 * 1024, "RSS grew by more than 100 MiB")
 
+    def test_mixed_burst_on_reliable_socket(self):
+        """One DEALER burst where good events, garbage, bad framing and
+        duplicates (of the same burst and of committed events) interleave,
+        so the daemon's look-ahead reads them in shared rounds: every
+        message gets exactly its own ack, and only the good ones count."""
+        d = self.daemon()
+        self.assertEqual(d.ack(fb("mx-old", 3))["status"], "ok")
+        rng = random.Random(99)
+        junk = garbage_messages(rng)
+        msgs, want = [], {}
+        for i in range(300):
+            pick = i % 5
+            if pick in (0, 2):
+                ev_id = "mx-%d" % i
+                msgs.append(frames_of(fb(ev_id, 1 + i % 5, agent="a%d" % (i % 7))))
+                want[ev_id] = "ok"
+            elif pick == 1:
+                msgs.append(junk[i % len(junk)])
+            elif pick == 3 and i > 10:
+                msgs.append(frames_of(fb("mx-%d" % (i - 3), 2)))  # earlier in this burst
+            else:
+                msgs.append(frames_of(fb("mx-old", 2)))
+        acks = d.send_reliable_frames(msgs, timeout=20)
+        self.assertEqual(len(acks), len(msgs))
+        by_status = {}
+        for a in acks:
+            by_status[a["status"]] = by_status.get(a["status"], 0) + 1
+            if a["status"] == "ok":
+                self.assertEqual(want.pop(a["id"], None), "ok", "unexpected or repeated ok %r" % a)
+        self.assertEqual(want, {}, "good events without an ok ack")
+        n_good = sum(1 for i in range(300) if i % 5 in (0, 2))
+        n_junk = sum(1 for i in range(300) if i % 5 == 1)
+        self.assertEqual(by_status.get("ok"), n_good)
+        self.assertEqual(by_status.get("rejected"), n_junk)
+        self.assertEqual(by_status.get("duplicate"), len(msgs) - n_good - n_junk)
+        st = d.status()
+        self.assertEqual(st["events"]["applied"], n_good + 1)
+        self.assertEqual(st["events"]["rejected"], n_junk)
+        self.assertEqual(d.count(), n_good + 1)
+
     def test_garbage_on_sub_socket(self):
         d = self.daemon()
         rng = random.Random(99)
