@@ -336,9 +336,17 @@ static void prefetch_entries(Ingest *in, const Event *evs, const FeedbackKeys *k
                         batch_prefetch_feedback(stage_batch(in->open.stage), &keys[i], true);
 }
 
-static int read_sub(Ingest *in, unsigned room, bool *drained) {
+/* Reads up to room messages from the SUB socket ([topic][payload]) or,
+ * routed, the ROUTER ([routing][topic][payload] from a DEALER,
+ * [routing][""][topic][payload] from a REQ), in rounds of LOOKAHEAD: read
+ * and validate, prefetch the valid ones' slots, then their entries, then
+ * stage them. Rejections are settled at once (acked, when routed); valid
+ * events wait with their frames open (the Event points into them), and
+ * their ok or duplicate acks wait in the batch for its commit. */
+static int read_socket(Ingest *in, void *sock, bool routed, unsigned room, bool *drained) {
         zmq_msg_t parts[LOOKAHEAD][MESSAGE_FRAMES_MAX];
         int n_parts[LOOKAHEAD];
+        bool delims[LOOKAHEAD];
         Event evs[LOOKAHEAD];
         uint64_t hs[LOOKAHEAD];
         FeedbackKeys keys[LOOKAHEAD];
@@ -353,79 +361,26 @@ static int read_sub(Ingest *in, unsigned room, bool *drained) {
                 int64_t round_now = now_ms();
                 unsigned k = 0;
 
-                /* Read and validate up to LOOKAHEAD; rejects are settled at
-                 * once, valid events wait with their frames open (the Event
-                 * points into them). */
-                while (k < LOOKAHEAD && read < room) {
-                        zmq_msg_t *p = parts[k];
-                        r = message_recv(in->sub, p, &n_parts[k]);
-                        if (r <= 0) {
-                                *drained = true;
-                                break;
-                        }
-                        read++;
-                        in->stats->received++;
-                        if (n_parts[k] != 2) {
-                                diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
-                                count_reject(in, diag.reason);
-                                message_log_reject(&in->reject_rl, false, &evs[k], &diag);
-                        } else if (!message_validate(in->decoder, in->config, &p[0], &p[1], &evs[k], &diag, round_now)) {
-                                count_reject(in, diag.reason);
-                                message_log_reject(&in->reject_rl, true, &evs[k], &diag);
-                        } else {
-                                prefetch_slots(in, &evs[k], &hs[k], &keys[k]);
-                                k++;
-                                continue;
-                        }
-                        message_close(p, n_parts[k]);
-                }
-                prefetch_entries(in, evs, keys, k);
-                for (unsigned i = 0; i < k; i++) {
-                        (void)stage_event(in, &evs[i], round_now, hs[i], evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
-                        message_close(parts[i], n_parts[i]);
-                }
-        }
-        return r < 0 ? r : 0;
-}
-
-/* The reliable path, with the same look-ahead. Frames: [routing][topic]
- * [payload] from a DEALER, [routing][""][topic][payload] from a REQ.
- * Rejections are acked at once; ok and duplicate acks wait in the batch
- * for its commit. */
-static int read_router(Ingest *in, unsigned room, bool *drained) {
-        zmq_msg_t parts[LOOKAHEAD][MESSAGE_FRAMES_MAX];
-        int n_parts[LOOKAHEAD];
-        bool delims[LOOKAHEAD];
-        Event evs[LOOKAHEAD];
-        uint64_t hs[LOOKAHEAD];
-        FeedbackKeys keys[LOOKAHEAD];
-        ProtoDiag diag;
-        unsigned read = 0;
-        int r = 0;
-
-        *drained = false;
-        while (read < room && !*drained) {
-                int64_t round_now = now_ms();
-                unsigned k = 0;
-
                 while (k < LOOKAHEAD && read < room) {
                         zmq_msg_t *p = parts[k];
                         bool delim, framed;
+                        int first;
 
-                        r = message_recv(in->router, p, &n_parts[k]);
+                        r = message_recv(sock, p, &n_parts[k]);
                         if (r <= 0) {
                                 *drained = true;
                                 break;
                         }
                         read++;
                         in->stats->received++;
-                        delim = n_parts[k] == 4 && zmq_msg_size(&p[1]) == 0;
-                        framed = n_parts[k] == 3 + delim;
+                        delim = routed && n_parts[k] == 4 && zmq_msg_size(&p[1]) == 0;
+                        first = routed + delim; /* the topic frame */
+                        framed = n_parts[k] == first + 2;
                         if (!framed) {
                                 evs[k].kind = EVENT_FEEDBACK;
                                 evs[k].id = (Slice){0};
                                 diag = (ProtoDiag){.reason = PROTO_E_MALFORMED};
-                        } else if (message_validate(in->decoder, in->config, &p[1 + delim], &p[2 + delim], &evs[k], &diag,
+                        } else if (message_validate(in->decoder, in->config, &p[first], &p[first + 1], &evs[k], &diag,
                                                     round_now)) {
                                 delims[k] = delim;
                                 prefetch_slots(in, &evs[k], &hs[k], &keys[k]);
@@ -434,15 +389,16 @@ static int read_router(Ingest *in, unsigned room, bool *drained) {
                         }
                         count_reject(in, diag.reason);
                         message_log_reject(&in->reject_rl, framed, &evs[k], &diag);
-                        send_ack(in, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), delim, "rejected", evs[k].id,
-                                 diag.reason);
+                        if (routed)
+                                send_ack(in, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]), delim, "rejected", evs[k].id,
+                                         diag.reason);
                         message_close(p, n_parts[k]);
                 }
                 prefetch_entries(in, evs, keys, k);
                 for (unsigned i = 0; i < k; i++) {
                         Status st = stage_event(in, &evs[i], round_now, hs[i],
                                                 evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
-                        if (st == ST_OK || st == ST_DUPLICATE) {
+                        if (routed && (st == ST_OK || st == ST_DUPLICATE)) {
                                 int ra = batch_add_ack(stage_batch(in->open.stage), zmq_msg_data(&parts[i][0]),
                                                        zmq_msg_size(&parts[i][0]), delims[i],
                                                        st == ST_OK ? ACK_OK : ACK_DUPLICATE, evs[i].id);
@@ -463,12 +419,12 @@ int ingest_read(Ingest *in, bool *drained) {
         room = in->config->batch_max > in->open.n_events ? (unsigned)(in->config->batch_max - in->open.n_events) : 0;
         /* The reliable path first: its clients wait on every event. */
         if (in->router && room) {
-                if ((r = read_router(in, room, &d2)) < 0)
+                if ((r = read_socket(in, in->router, true, room, &d2)) < 0)
                         return r;
         }
         room = in->config->batch_max > in->open.n_events ? (unsigned)(in->config->batch_max - in->open.n_events) : 0;
         if (in->sub && room) {
-                if ((r = read_sub(in, room, &d1)) < 0)
+                if ((r = read_socket(in, in->sub, false, room, &d1)) < 0)
                         return r;
         }
         *drained = d1 && d2;
