@@ -46,12 +46,15 @@ enum {
         _K_MAX,
 };
 
-/* Names with their lengths: every key of every event is matched here. */
-#define KEY(k, s) [k] = {s, sizeof(s) - 1}
-static const struct {
-        const char *name;
+/* Names with their lengths, so matching compares a length before bytes. */
+typedef struct {
+        const char *s;
         size_t len;
-} keys[_K_MAX] = {
+} Name;
+
+/* Every key of every event is matched here. */
+#define KEY(k, s) [k] = {s, sizeof(s) - 1}
+static const Name keys[_K_MAX] = {
         KEY(K_V, "v"), KEY(K_ID, "id"), KEY(K_TS, "ts"), KEY(K_TEAM, "team"), KEY(K_AGENT, "agent"),
         KEY(K_CHANNEL, "channel"), KEY(K_CUSTOMER, "customer"), KEY(K_TICKET, "ticket"),
         KEY(K_SCORE, "score"), KEY(K_SCALE, "scale"), KEY(K_RATER, "rater"), KEY(K_NPS, "nps"),
@@ -80,7 +83,7 @@ static int key_index(const char *p, size_t len) {
         if (len == 0 || len > KEY_LEN_MAX)
                 return -1;
         for (const int8_t *c = keys_by_len[len]; *c >= 0; c++)
-                if (keys[*c].name[0] == p[0] && memcmp(keys[*c].name, p, len) == 0)
+                if (keys[*c].s[0] == p[0] && memcmp(keys[*c].s, p, len) == 0)
                         return *c;
         return -1;
 }
@@ -101,11 +104,6 @@ static const char *const reason_names[_PROTO_E_MAX] = {
         [PROTO_E_TOO_LARGE] = "too_large",
 };
 
-/* Names with their lengths, so matching compares a length before bytes. */
-typedef struct {
-        const char *s;
-        size_t len;
-} Name;
 #define N(x) {x, sizeof(x) - 1}
 static const Name kind_names[_EVENT_KIND_MAX] = {N("feedback"), N("complaint"), N("ticket")};
 static const Name dim_names[_RATER_DIM_MAX] = {N("reliability"), N("assurance"), N("tangibles"), N("empathy"),
@@ -170,13 +168,13 @@ static bool present(const msgpack_object *o) {
 /* A string field of min..max bytes into *out; absent leaves *out empty. */
 static int get_str(const msgpack_object *o, size_t max, bool required, int key, Slice *out, ProtoDiag *diag) {
         if (!present(o))
-                return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].name) : PROTO_OK;
+                return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].s) : PROTO_OK;
         if (o->type != MSGPACK_OBJECT_STR)
-                return fail(diag, PROTO_E_WRONG_TYPE, keys[key].name);
+                return fail(diag, PROTO_E_WRONG_TYPE, keys[key].s);
         if (o->via.str.size == 0)
-                return fail(diag, PROTO_E_OUT_OF_RANGE, keys[key].name);
+                return fail(diag, PROTO_E_OUT_OF_RANGE, keys[key].s);
         if (o->via.str.size > max)
-                return fail(diag, PROTO_E_TOO_LONG, keys[key].name);
+                return fail(diag, PROTO_E_TOO_LONG, keys[key].s);
         out->ptr = o->via.str.ptr;
         out->len = o->via.str.size;
         return PROTO_OK;
@@ -200,15 +198,15 @@ static int get_uint(const msgpack_object *o, uint64_t lo, uint64_t hi, const cha
 static int get_enum(const msgpack_object *o, const Name *names, int n, bool required, int key, int *out,
                     ProtoDiag *diag) {
         if (!present(o))
-                return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].name) : PROTO_OK;
+                return required ? fail(diag, PROTO_E_MISSING_FIELD, keys[key].s) : PROTO_OK;
         if (o->type != MSGPACK_OBJECT_STR)
-                return fail(diag, PROTO_E_WRONG_TYPE, keys[key].name);
+                return fail(diag, PROTO_E_WRONG_TYPE, keys[key].s);
         for (int i = 0; i < n; i++)
                 if (name_eq(o->via.str.ptr, o->via.str.size, &names[i])) {
                         *out = i;
                         return PROTO_OK;
                 }
-        return fail(diag, PROTO_E_OUT_OF_RANGE, keys[key].name);
+        return fail(diag, PROTO_E_OUT_OF_RANGE, keys[key].s);
 }
 
 static int decode_feedback(const msgpack_object *const *f, Event *ev, ProtoDiag *diag) {
@@ -337,7 +335,7 @@ int proto_decode(ProtoDecoder *d, EventKind kind, const void *payload, size_t le
                 } else {
                         if (!kerr) {
                                 kerr = PROTO_E_MALFORMED;
-                                kfield = keys[j].name;
+                                kfield = keys[j].s;
                         }
                         id_twice |= j == K_ID;
                 }

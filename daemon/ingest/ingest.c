@@ -248,7 +248,7 @@ static int dedup(Ingest *in, const Event *ev, uint64_t h, int64_t now) {
 }
 
 /* Stages a validated event in the open batch, or counts it a duplicate. */
-/* keys: the event's bucket keys when already worked out, or NULL. */
+/* keys: a feedback event's bucket keys (prefetch_slots worked them out). */
 static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h, const FeedbackKeys *keys) {
         Slot *o = &in->open;
         int r;
@@ -265,8 +265,7 @@ static Status stage_event(Ingest *in, const Event *ev, int64_t now, uint64_t h, 
                 r = stage_add_id(o->stage, ev->kind, ev->id, h, now);
         if (!r)
                 r = ev->kind != EVENT_FEEDBACK ? stage_hold(o->stage, ev)
-                    : keys                     ? batch_add_feedback_keys(stage_batch(o->stage), keys)
-                                               : batch_add_feedback(stage_batch(o->stage), ev);
+                                               : batch_add_feedback_keys(stage_batch(o->stage), keys);
         if (r) {
                 slot_fail(in, o, r);
                 return ST_FAILED;
@@ -396,8 +395,7 @@ static int read_socket(Ingest *in, void *sock, bool routed, unsigned room, bool 
                 }
                 prefetch_entries(in, evs, keys, k);
                 for (unsigned i = 0; i < k; i++) {
-                        Status st = stage_event(in, &evs[i], round_now, hs[i],
-                                                evs[i].kind == EVENT_FEEDBACK ? &keys[i] : NULL);
+                        Status st = stage_event(in, &evs[i], round_now, hs[i], &keys[i]);
                         if (routed && (st == ST_OK || st == ST_DUPLICATE)) {
                                 int ra = batch_add_ack(stage_batch(in->open.stage), zmq_msg_data(&parts[i][0]),
                                                        zmq_msg_size(&parts[i][0]), delims[i],

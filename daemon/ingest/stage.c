@@ -237,11 +237,8 @@ const StageId *stage_ids_sorted(Stage *s, size_t *n) {
         if (reserve((void **)&s->sorted, &s->cap_sorted, s->n_ids, sizeof(StageId), 1024) < 0 ||
             reserve((void **)&s->items, &s->cap_items, s->n_ids, sizeof(SortItem), 1024) < 0)
                 return NULL;
-        if (s->n_ids < 2) {
-                if (s->n_ids)
-                        s->sorted[0] = (StageId){(EventKind)s->ids[0].kind, {s->keys, s->ids[0].len}, s->ids[0].seen_ms};
+        if (s->n_ids == 0)
                 return s->sorted;
-        }
         items = s->items;
         prefix = common_prefix(s);
         for (size_t i = 0; i < s->n_ids; i++) {
