@@ -291,6 +291,15 @@ static void build_nested_20(msgpack_packer *pk) {
         build_nested(pk, 20);
 }
 
+/* msgpack-c's parser holds 32 open containers: the top-level map and 31. */
+static void build_nested_31(msgpack_packer *pk) {
+        build_nested(pk, 31);
+}
+
+static void build_nested_32(msgpack_packer *pk) {
+        build_nested(pk, 32);
+}
+
 static void build_array_payload(msgpack_packer *pk) {
         msgpack_pack_array(pk, 2);
         pack_key(pk, "id");
@@ -389,6 +398,20 @@ static const char *chk_rater_none(const Event *ev) {
 static const char *chk_rater_nil_dim(const Event *ev) {
         EXPECT(ev->rater_mask == (1u << RATER_TANGIBLES));
         EXPECT(ev->rater[RATER_TANGIBLES] == 2);
+        return NULL;
+}
+
+static const char *chk_rater_assurance_2(const Event *ev) {
+        EXPECT(ev->rater_mask == (1u << RATER_ASSURANCE));
+        EXPECT(ev->rater[RATER_ASSURANCE] == 2);
+        return NULL;
+}
+
+static const char *chk_rater_late_scale(const Event *ev) {
+        EXPECT(ev->scale == 10);
+        EXPECT(ev->rater_mask == ((1u << RATER_RELIABILITY) | (1u << RATER_EMPATHY)));
+        EXPECT(ev->rater[RATER_RELIABILITY] == 8);
+        EXPECT(ev->rater[RATER_EMPATHY] == 10);
         return NULL;
 }
 
@@ -615,6 +638,10 @@ static const Row rows[] = {
          .want = PROTO_OK, .check = chk_feedback_min},
         {"2.1 payload", "map nested 100 levels deep", FB, .build = build_nested_100, .want = PROTO_E_MALFORMED,
          .field = "-"},
+        {"2.1 payload", "32 containers deep (msgpack-c's limit) under an unknown key is ignored", FB,
+         .build = build_nested_31, .want = PROTO_OK},
+        {"2.1 payload", "33 containers deep", FB, .build = build_nested_32, .want = PROTO_E_MALFORMED,
+         .field = "-"},
         {"2.1 payload", "map nested 20 levels deep under an unknown key is ignored", FB, .build = build_nested_20,
          .want = PROTO_OK},
         {"2.1 payload", "duplicate known key id: no id named", FB, .edits = F(S("+id", "fb-2")),
@@ -834,6 +861,30 @@ static const Row rows[] = {
         {"2.1 rater", "rater dimension as nested map", FB,
          .edits = F(MAP("rater", MAP("responsiveness", U("x", 1)))),
          .want = PROTO_E_WRONG_TYPE, .field = "responsiveness"},
+        /* Every nested map is read for dimensions until it turns out not
+         * to be the value of rater: only that one's may count. */
+        {"2.1 rater", "dimensions in maps before and after rater do not count", FB,
+         .edits = F(MAP("x", U("reliability", 5), U("assurance", 5)), MAP("rater", U("assurance", 2)),
+                    MAP("y", U("empathy", 1))),
+         .want = PROTO_OK, .check = chk_rater_assurance_2},
+        {"2.1 rater", "dimensions in a map inside rater do not count", FB,
+         .edits = F(MAP("rater", MAP("z", U("reliability", 3), U("empathy", 1)), U("assurance", 2))),
+         .want = PROTO_OK, .check = chk_rater_assurance_2},
+        {"2.1 rater", "dimensions checked against a scale that comes after rater", FB,
+         .edits = F(MAP("rater", U("reliability", 8), U("empathy", 10)), U("scale", 10)), .want = PROTO_OK,
+         .check = chk_rater_late_scale},
+        {"2.1 rater", "the first fault in order: a bad dimension before an integer key", FB,
+         .edits = F(MAP("rater", U("reliability", 9), U("#0", 3))), .want = PROTO_E_OUT_OF_RANGE,
+         .field = "reliability"},
+        {"2.1 rater", "the first fault in order: an integer key before a bad dimension", FB,
+         .edits = F(MAP("rater", U("assurance", 2), U("#0", 3), U("reliability", 9))),
+         .want = PROTO_E_WRONG_TYPE, .field = "rater"},
+        {"2.1 rater", "the first fault in order: a bad dimension before its repeat", FB,
+         .edits = F(MAP("rater", U("tangibles", 0), U("tangibles", 2))), .want = PROTO_E_OUT_OF_RANGE,
+         .field = "tangibles"},
+        {"2.1 rater", "a dimension given twice, the first time nil, counts once", FB,
+         .edits = F(MAP("rater", NIL("assurance"), U("assurance", 2))), .want = PROTO_OK,
+         .check = chk_rater_assurance_2},
         {"2.1 nps", "nps 0", FB, .edits = F(U("nps", 0)), .want = PROTO_OK, .check = chk_nps_0},
         {"2.1 nps", "nps 10", FB, .edits = F(U("nps", 10)), .want = PROTO_OK, .check = chk_nps_10},
         {"2.1 nps", "nps nil is absent", FB, .edits = F(NIL("nps")), .want = PROTO_OK, .check = chk_no_nps},
