@@ -98,6 +98,10 @@ typedef struct {
         /* Per round: the bare ceiling, then the daemon's fire-and-forget
          * rate right after it, and their ratio. */
         double round_ceiling[MAX_ROUNDS], round_ff[MAX_ROUNDS];
+        /* and the CPU each spent per message: the bare SUB process, the
+         * daemon (all threads: reading, validating, aggregating, LMDB) */
+        double round_sub_cpu[MAX_ROUNDS], round_ff_cpu[MAX_ROUNDS];
+        double ff_cpu; /* ns per applied event, the last fire-and-forget run */
         double decode_rate; /* the ceiling with proto_decode in the receiver */
         double ff_rate, ff_send_s;
         uint64_t ff_applied, ff_received, ff_rejected;
@@ -132,6 +136,7 @@ typedef struct {
 typedef struct {
         uint64_t count;
         int64_t first_ns, last_ns;
+        int64_t cpu_ns; /* the child's CPU (all its threads) while receiving */
 } SubReport;
 
 /* The forked SUB: binds, tells its endpoint, counts whole messages until N
@@ -161,6 +166,7 @@ static void ceiling_child(int wfd, size_t n, bool decode) {
         if (decode && proto_decoder_new(&dec) < 0)
                 _exit(1);
         zmq_msg_init(&m);
+        int64_t cpu0 = cpu_ns_self();
         while (rep.count < n) {
                 zmq_pollitem_t it = {.socket = sub, .events = ZMQ_POLLIN};
                 uint64_t before = rep.count;
@@ -184,6 +190,7 @@ static void ceiling_child(int wfd, size_t n, bool decode) {
                                 rep.first_ns = rep.last_ns;
                 }
         }
+        rep.cpu_ns = cpu_ns_self() - cpu0;
         zmq_msg_close(&m);
         proto_decoder_free(dec);
         zmq_close(sub);
@@ -192,7 +199,7 @@ static void ceiling_child(int wfd, size_t n, bool decode) {
 }
 
 /* Rate = messages the child got / (its last receive - our first send). */
-static int run_ceiling(const EventSet *set, bool decode, double *rate, size_t *count) {
+static int run_ceiling(const EventSet *set, bool decode, double *rate, size_t *count, double *cpu_per_msg) {
         int fds[2], status, r = -EIO;
         char ep[256];
         SubReport rep;
@@ -242,9 +249,10 @@ static int run_ceiling(const EventSet *set, bool decode, double *rate, size_t *c
                 goto out;
         }
         *count = rep.count;
+        *cpu_per_msg = rep.count ? (double)rep.cpu_ns / (double)rep.count : 0;
         *rate = rep.count && rep.last_ns > t0 ? (double)rep.count / seconds(rep.last_ns - t0) : 0;
-        printf("ceiling: %" PRIu64 "/%zu messages in %.3f s (child: first->last %.3f s)\n", rep.count, set->n,
-               seconds(rep.last_ns - t0), seconds(rep.last_ns - rep.first_ns));
+        printf("ceiling: %" PRIu64 "/%zu messages in %.3f s (child: first->last %.3f s, CPU %.0f ns/msg)\n",
+               rep.count, set->n, seconds(rep.last_ns - t0), seconds(rep.last_ns - rep.first_ns), *cpu_per_msg);
         r = rep.count == set->n ? 0 : -EIO;
         if (r < 0)
                 fail("ceiling: the SUB child got %" PRIu64 " of %zu messages", rep.count, set->n);
@@ -269,6 +277,7 @@ static int run_fire_and_forget(Daemon *d, const EventSet *set, Results *res) {
         DaemonStatus base = {0}, st = {0};
         uint64_t done = 0, last_done = 0;
         int64_t t0, t_sent, t_progress, deadline;
+        long long cpu0, cpu1;
         int r;
 
         if (!pub || zmq_connect(pub, d->sub_ep) < 0) {
@@ -284,6 +293,7 @@ static int run_fire_and_forget(Daemon *d, const EventSet *set, Results *res) {
                 fail("fire-and-forget: status: %s", strerror(-r));
                 goto out;
         }
+        cpu0 = proc_cpu_ns(d->pid);
         t0 = mono_ns();
         if ((r = send_all(pub, set)) < 0) {
                 fail("fire-and-forget: send: %s", zmq_strerror(-r));
@@ -304,14 +314,17 @@ static int run_fire_and_forget(Daemon *d, const EventSet *set, Results *res) {
                         t_progress = mono_ns();
                 }
         }
+        cpu1 = proc_cpu_ns(d->pid);
         res->ff_applied = st.applied - base.applied;
+        res->ff_cpu = cpu0 >= 0 && cpu1 >= cpu0 && res->ff_applied ? (double)(cpu1 - cpu0) / (double)res->ff_applied : 0;
         res->ff_received = st.received - base.received;
         res->ff_rejected = st.rejected - base.rejected;
         res->ff_send_s = seconds(t_sent - t0);
         res->ff_rate = t_progress > t0 ? (double)res->ff_applied / seconds(t_progress - t0) : 0;
         printf("fire-and-forget: sent %zu in %.3f s; received %" PRIu64 ", applied %" PRIu64 ", rejected %" PRIu64
-               " after %.3f s\n",
-               set->n, res->ff_send_s, res->ff_received, res->ff_applied, res->ff_rejected, seconds(t_progress - t0));
+               " after %.3f s (daemon CPU %.0f ns/event)\n",
+               set->n, res->ff_send_s, res->ff_received, res->ff_applied, res->ff_rejected, seconds(t_progress - t0),
+               res->ff_cpu);
         if (res->ff_rejected)
                 fail("fire-and-forget: raterd rejected %" PRIu64 " events (see %s)", res->ff_rejected, d->log);
         r = 0;
@@ -635,7 +648,8 @@ static int run_mix(const Options *o, const char *raterd, Daemon *d, MixResults *
                seconds(mono_ns() - t_build));
         mix_print(&res->mix, set.n);
 
-        if ((r = run_ceiling(&set, false, ceiling, ceiling_count)) < 0)
+        double cpu;
+        if ((r = run_ceiling(&set, false, ceiling, ceiling_count, &cpu)) < 0)
                 goto out;
         if ((r = daemon_start(d, raterd, NULL)) < 0)
                 goto out;
@@ -664,17 +678,26 @@ static int cmp_double(const void *x, const void *y) {
         return a < b ? -1 : a > b;
 }
 
+static double median(double *v, unsigned n) {
+        qsort(v, n, sizeof(double), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void print_summary(const Options *o, const Results *r) {
-        double ratios[MAX_ROUNDS], best_ff = 0;
+        double ratios[MAX_ROUNDS], cpu_ratios[MAX_ROUNDS], best_ff = 0;
 
         printf("\n== bench-ingest summary: N %zu, window %zu, %u rounds ==\n", o->n, o->window, o->rounds);
         for (unsigned i = 0; i < o->rounds; i++) {
                 ratios[i] = r->round_ceiling[i] > 0 ? r->round_ff[i] / r->round_ceiling[i] : 0;
                 if (r->round_ff[i] > best_ff)
                         best_ff = r->round_ff[i];
-                printf("round %-2u zmq pub->sub %9.0f msg/s, raterd fire-and-forget %9.0f ev/s: %.2fx\n", i + 1,
-                       r->round_ceiling[i], r->round_ff[i], ratios[i]);
+                cpu_ratios[i] = r->round_ff_cpu[i] > 0 ? r->round_sub_cpu[i] / r->round_ff_cpu[i] : 0;
+                printf("round %-2u zmq pub->sub %9.0f msg/s, raterd fire-and-forget %9.0f ev/s: %.2fx"
+                       "  | CPU: SUB %4.0f ns/msg, raterd %4.0f ns/ev: %.2fx\n",
+                       i + 1, r->round_ceiling[i], r->round_ff[i], ratios[i], r->round_sub_cpu[i], r->round_ff_cpu[i],
+                       cpu_ratios[i]);
         }
+        double cpu_median = median(cpu_ratios, o->rounds);
         qsort(ratios, o->rounds, sizeof(double), cmp_double);
         printf("ceiling  zmq pub->sub     %9.0f msg/s  (best round)\n", r->ceiling_rate);
         printf("ceiling  + validation     %9.0f ev/s  (%.2fx best ceiling: pub->sub with proto_decode, nothing stored)\n",
@@ -685,6 +708,8 @@ static void print_summary(const Options *o, const Results *r) {
                "best / best %.2fx\n",
                o->rounds % 2 ? ratios[o->rounds / 2] : (ratios[o->rounds / 2 - 1] + ratios[o->rounds / 2]) / 2,
                ratios[0], ratios[o->rounds - 1], r->ceiling_rate > 0 ? best_ff / r->ceiling_rate : 0);
+        printf("raterd   CPU per message, bare SUB process / raterd (all threads): median %.2fx (min %.2fx, max %.2fx)\n",
+               cpu_median, cpu_ratios[0], cpu_ratios[o->rounds - 1]);
         printf("raterd   acknowledged     %9.0f ev/s  batches %.0f/s, %.0f ev/batch; lmdb durable commits %.0f/s\n",
                r->ack_rate, r->batches_per_s, r->events_per_batch, r->lmdb_commits_per_s);
         printf("         writer thread busy %.0f %% of the phase, %.0f %% in LMDB's durable commit (page writes, fsyncs)\n",
@@ -913,9 +938,9 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
          * daemon that checks every message as the contract asks could
          * reach, before storing anything (best of CEILING_RUNS). */
         for (unsigned i = 0; i < CEILING_RUNS; i++) {
-                double rate = 0;
+                double rate = 0, cpu;
                 size_t count = 0;
-                if ((r = run_ceiling(&ff, true, &rate, &count)) < 0)
+                if ((r = run_ceiling(&ff, true, &rate, &count, &cpu)) < 0)
                         goto out;
                 if (rate > res->decode_rate)
                         res->decode_rate = rate;
@@ -933,11 +958,13 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
                         if ((r = build_round(&ff, o->n, run_id, i)) < 0)
                                 goto stop;
                 }
-                if ((r = run_ceiling(&ff, false, &res->round_ceiling[i], &res->ceiling_count)) < 0)
+                if ((r = run_ceiling(&ff, false, &res->round_ceiling[i], &res->ceiling_count, &res->round_sub_cpu[i])) <
+                    0)
                         goto stop;
                 if ((r = run_fire_and_forget(d, &ff, res)) < 0)
                         goto stop;
                 res->round_ff[i] = res->ff_rate;
+                res->round_ff_cpu[i] = res->ff_cpu;
                 res->ff_lost += o->n - res->ff_applied;
                 if (res->round_ceiling[i] > res->ceiling_rate)
                         res->ceiling_rate = res->round_ceiling[i];

@@ -208,6 +208,13 @@ long long proc_io(pid_t pid, const char *key) {
         return v;
 }
 
+int64_t cpu_ns_self(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 long long proc_cpu_ns(pid_t pid) {
         char path[64];
         long long total = 0;

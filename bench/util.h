@@ -56,6 +56,8 @@ long long proc_cpu_ticks(pid_t pid);
  * "write_bytes": bytes sent to the storage layer), or -1. */
 long long proc_io(pid_t pid, const char *key);
 long long proc_cpu_ns(pid_t pid);
+/* CPU time of this process, all its threads, in ns. */
+int64_t cpu_ns_self(void);
 
 /* Size in bytes of a file (st_size) and the bytes it occupies on disk
  * (st_blocks * 512); -1 when it cannot be read. */

@@ -39,31 +39,57 @@ static const Name keys[_K_MAX] = {
 };
 #undef KEY
 
-/* The known keys of each length (the longest is 9), -1 ended: a key is
- * matched against at most four names, the first byte settling most. */
-#define KEY_LEN_MAX 9
-static const int8_t keys_by_len[KEY_LEN_MAX + 1][5] = {
-        [1] = {K_V, -1},
-        [2] = {K_ID, K_TS, -1},
-        [3] = {K_NPS, -1},
-        [4] = {K_TEAM, -1},
-        [5] = {K_AGENT, K_SCORE, K_SCALE, K_RATER, -1},
-        [6] = {K_TICKET, K_STATUS, -1},
-        [7] = {K_CHANNEL, K_OUTCOME, -1},
-        [8] = {K_CUSTOMER, K_SEVERITY, K_CATEGORY, K_PRIORITY, -1},
-        [9] = {K_COMPLAINT, -1},
-};
+/* Compares with a literal of constant length: the compiler turns each into
+ * a load or two and a compare, where a memcmp call per key cost more than
+ * the rest of the match. */
+#define IS(lit) (memcmp(p, lit, sizeof(lit) - 1) == 0)
 
 /* The K_* of a map key, or -1 for a key this schema does not know. */
 static int key_index(const char *p, size_t len) {
-        if (len == 0 || len > KEY_LEN_MAX)
+        switch (len) {
+        case 1:
+                return p[0] == 'v' ? K_V : -1;
+        case 2:
+                return IS("id") ? K_ID : IS("ts") ? K_TS : -1;
+        case 3:
+                return IS("nps") ? K_NPS : -1;
+        case 4:
+                return IS("team") ? K_TEAM : -1;
+        case 5:
+                return IS("agent") ? K_AGENT : IS("score") ? K_SCORE : IS("scale") ? K_SCALE : IS("rater") ? K_RATER : -1;
+        case 6:
+                return IS("ticket") ? K_TICKET : IS("status") ? K_STATUS : -1;
+        case 7:
+                return IS("channel") ? K_CHANNEL : IS("outcome") ? K_OUTCOME : -1;
+        case 8:
+                return IS("customer")   ? K_CUSTOMER
+                       : IS("severity") ? K_SEVERITY
+                       : IS("category") ? K_CATEGORY
+                       : IS("priority") ? K_PRIORITY
+                                        : -1;
+        case 9:
+                return IS("complaint") ? K_COMPLAINT : -1;
+        default:
                 return -1;
-        for (const int8_t *c = keys_by_len[len]; *c >= 0; c++)
-                if (keys[*c].s[0] == p[0] && memcmp(keys[*c].s, p, len) == 0)
-                        return *c;
-        return -1;
+        }
 }
 
+/* The RaterDim a map key names, or -1. */
+static int dim_index(const char *p, size_t len) {
+        switch (len) {
+        case 7:
+                return IS("empathy") ? RATER_EMPATHY : -1;
+        case 9:
+                return IS("assurance") ? RATER_ASSURANCE : IS("tangibles") ? RATER_TANGIBLES : -1;
+        case 11:
+                return IS("reliability") ? RATER_RELIABILITY : -1;
+        case 14:
+                return IS("responsiveness") ? RATER_RESPONSIVENESS : -1;
+        default:
+                return -1;
+        }
+}
+#undef IS
 
 static const char *const reason_names[_PROTO_E_MAX] = {
         [PROTO_OK] = "ok",
@@ -116,13 +142,6 @@ static bool name_eq(const char *p, size_t n, const Name *name) {
         return n == name->len && memcmp(p, name->s, n) == 0;
 }
 
-/* The RaterDim a map key names, or -1. */
-static int dim_index(const char *p, size_t len) {
-        for (int d = 0; d < _RATER_DIM_MAX; d++)
-                if (name_eq(p, len, &dim_names[d]))
-                        return d;
-        return -1;
-}
 
 int proto_parse_topic(const void *topic, size_t len, EventKind *kind) {
         const char *t = topic;
