@@ -14,7 +14,9 @@
  *      with the share of the time the daemon's writer thread spent in
  *      LMDB's commit (status `writer.commit_ms`);
  *   4. LMDB's durable (fsync'd) commit rate for one put on the same file
- *      system, to hold the one-at-a-time rate against;
+ *      system, to hold the one-at-a-time rate against, and the round trip
+ *      of a bare DEALER -> ROUTER echo with the same frames: one event's
+ *      time splits into ZeroMQ's, LMDB's commit's and the daemon's own;
  * then reads the daemon's peak RSS, stops it with SIGTERM and prints a
  * summary. A fire-and-forget run ends when the daemon reports every event
  * applied, that is durably committed, so its rate includes the last
@@ -110,6 +112,7 @@ typedef struct {
         double ack_writer_busy, ack_writer_commit; /* shares of the phase's wall time */
         double ack1_rate, ack1_batches_per_s; /* one event in flight */
         double ack1_writer_busy, ack1_writer_commit;
+        double echo_rate; /* bare DEALER -> ROUTER echo round trips/s */
         uint64_t ack_ok, ack_dup, ack_rejected;
         double batches_per_s, events_per_batch;
         double lmdb_commits_per_s;
@@ -442,6 +445,113 @@ static int run_acknowledged(Daemon *d, const EventSet *set, size_t window, Resul
         return 0;
 }
 
+/* ---- 3b. the transport's round trip ----------------------------------------- */
+
+/* The forked echo: a bare ROUTER that sends every message straight back,
+ * until n of them or a stall. Never returns. */
+static void echo_child(int wfd, size_t n) {
+        void *zctx = zmq_ctx_new();
+        void *router = zctx ? zsocket(zctx, ZMQ_ROUTER, 0, 0) : NULL;
+        char ep[256] = "";
+        size_t eplen = sizeof(ep), done = 0;
+        zmq_msg_t m;
+
+        if (!router || zmq_bind(router, "tcp://127.0.0.1:*") < 0 ||
+            zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &eplen) < 0)
+                ep[0] = 0;
+        if (write(wfd, ep, sizeof(ep)) != (ssize_t)sizeof(ep) || !ep[0])
+                _exit(1);
+        zmq_msg_init(&m);
+        while (done < n) {
+                zmq_pollitem_t it = {.socket = router, .events = ZMQ_POLLIN};
+                bool more = true;
+
+                if (zmq_poll(&it, 1, STALL_MS) <= 0)
+                        break;
+                while (more && zmq_msg_recv(&m, router, 0) >= 0) {
+                        more = zmq_msg_more(&m);
+                        if (zmq_msg_send(&m, router, more ? ZMQ_SNDMORE : 0) < 0)
+                                _exit(1);
+                }
+                done++;
+        }
+        zmq_msg_close(&m);
+        zmq_close(router);
+        zmq_ctx_term(zctx);
+        _exit(done == n ? 0 : 1);
+}
+
+/* Round trips/s of a bare DEALER -> ROUTER echo, one message in flight,
+ * the same frames as an acknowledged event: the part of one acknowledged
+ * event's time that is ZeroMQ's alone. */
+static int run_echo(const EventSet *set, double *rate) {
+        int fds[2], status, r = -EIO;
+        char ep[256];
+        void *zctx = NULL, *dealer = NULL;
+        zmq_msg_t m;
+        int64_t t0;
+        pid_t pid;
+
+        if (pipe(fds) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                close(fds[0]);
+                echo_child(fds[1], set->n);
+        }
+        guard_set_child(pid);
+        close(fds[1]);
+        zmq_msg_init(&m);
+        if (read_full(fds[0], ep, sizeof(ep), 5000) < 0 || !ep[0]) {
+                fail("echo: the ROUTER child did not report its endpoint");
+                goto out;
+        }
+        zctx = zmq_ctx_new();
+        dealer = zctx ? zsocket(zctx, ZMQ_DEALER, 0, 0) : NULL;
+        if (!dealer || zmq_connect(dealer, ep) < 0) {
+                fail("echo: DEALER connect to %s: %s", ep, zmq_strerror(errno));
+                goto out;
+        }
+        t0 = mono_ns();
+        for (size_t i = 0; i < set->n; i++) {
+                zmq_pollitem_t it = {.socket = dealer, .events = ZMQ_POLLIN};
+                bool more = true;
+
+                if ((r = send_event(dealer, set, i, 0)) < 0) {
+                        fail("echo: send: %s", zmq_strerror(-r));
+                        goto out;
+                }
+                if (zmq_poll(&it, 1, STALL_MS) <= 0) {
+                        fail("echo: no reply to message %zu within %d ms", i, STALL_MS);
+                        r = -ETIMEDOUT;
+                        goto out;
+                }
+                while (more && zmq_msg_recv(&m, dealer, 0) >= 0)
+                        more = zmq_msg_more(&m);
+        }
+        *rate = (double)set->n / seconds(mono_ns() - t0);
+        printf("echo: %zu round trips, %.1f us each\n", set->n, 1e6 / *rate);
+        r = 0;
+out:
+        zmq_msg_close(&m);
+        if (dealer)
+                zmq_close(dealer);
+        if (zctx)
+                zmq_ctx_term(zctx);
+        close(fds[0]);
+        if (r < 0)
+                kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        guard_set_child(0);
+        return r;
+}
+
 /* ---- 4. LMDB durable commit ceiling --------------------------------------- */
 
 static int lmdb_probe(const char *dir, Results *res) {
@@ -719,6 +829,13 @@ static void print_summary(const Options *o, const Results *r) {
                r->lmdb_commits_per_s > 0 ? r->ack1_batches_per_s / r->lmdb_commits_per_s : 0);
         printf("         writer thread busy %.0f %% of the phase, %.0f %% in LMDB's durable commit (page writes, fsyncs)\n",
                100 * r->ack1_writer_busy, 100 * r->ack1_writer_commit);
+        if (r->ack1_rate > 0 && r->echo_rate > 0) {
+                double each = 1e6 / r->ack1_rate, echo = 1e6 / r->echo_rate, commit = r->ack1_writer_commit * each,
+                       txn = (r->ack1_writer_busy - r->ack1_writer_commit) * each;
+                printf("         per event %.0f us = ZeroMQ echo round trip %.0f + LMDB durable commit %.0f"
+                       " + the writer's transaction %.0f + the rest %.0f\n",
+                       each, echo, commit, txn, each - echo - commit - txn);
+        }
         if (r->rss_kib >= 0)
                 printf("raterd   peak RSS         %9.1f MiB\n", (double)r->rss_kib / 1024.0);
         else
@@ -976,6 +1093,8 @@ static int run(const Options *o, const char *raterd, Daemon *d, Results *res) {
                  * so this is the daemon's durable commit rate, to hold
                  * against LMDB's own (phase 6). */
                 Results one_res = *res;
+                if ((r = run_echo(&one, &res->echo_rate)) < 0)
+                        goto stop;
                 r = run_acknowledged(d, &one, 1, &one_res);
                 res->ack1_rate = one_res.ack_rate;
                 res->ack1_batches_per_s = one_res.batches_per_s;
