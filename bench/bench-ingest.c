@@ -134,6 +134,50 @@ typedef struct {
         long long mdb_size, mdb_disk;
 } MixResults;
 
+/* ---- forked peers ---------------------------------------------------------- */
+
+/* A peer process (the bare receiver of a ceiling): fn runs in the child
+ * with the write end of a pipe and never returns; *rfd is the read end. */
+typedef struct {
+        size_t n;
+        bool decode;
+} PeerArgs;
+
+static pid_t peer_start(void (*fn)(int wfd, const PeerArgs *a), const PeerArgs *a, int *rfd) {
+        int fds[2];
+        pid_t pid;
+
+        if (pipe(fds) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(fds[0]);
+                fn(fds[1], a);
+        }
+        guard_set_child(pid);
+        close(fds[1]);
+        *rfd = fds[0];
+        return pid;
+}
+
+/* Closes rfd and waits for the peer, killed first when failed. */
+static void peer_stop(pid_t pid, int rfd, bool failed) {
+        int status;
+
+        close(rfd);
+        if (failed)
+                kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        guard_set_child(0);
+}
+
 /* ---- 1. ceiling: bare PUB -> SUB -------------------------------------- */
 
 typedef struct {
@@ -147,7 +191,9 @@ typedef struct {
  * (topic, payload) the way raterd does (proto_decode, msgpack-c) and
  * counts only valid events: the cost of the contract's validation alone,
  * with nothing stored. Never returns. */
-static void ceiling_child(int wfd, size_t n, bool decode) {
+static void ceiling_child(int wfd, const PeerArgs *a) {
+        size_t n = a->n;
+        bool decode = a->decode;
         ProtoDecoder *dec = NULL;
         EventKind kind = EVENT_FEEDBACK;
         bool topic_ok = false;
@@ -203,30 +249,16 @@ static void ceiling_child(int wfd, size_t n, bool decode) {
 
 /* Rate = messages the child got / (its last receive - our first send). */
 static int run_ceiling(const EventSet *set, bool decode, double *rate, size_t *count, double *cpu_per_msg) {
-        int fds[2], status, r = -EIO;
+        int rfd = -1, r = -EIO;
         char ep[256];
         SubReport rep;
         void *zctx = NULL, *pub = NULL;
         int64_t t0;
-        pid_t pid;
+        pid_t pid = peer_start(ceiling_child, &(PeerArgs){set->n, decode}, &rfd);
 
-        if (pipe(fds) < 0)
-                return -errno;
-        /* Fork before this process has a ZeroMQ context (no threads yet). */
-        pid = fork();
-        if (pid < 0) {
-                close(fds[0]);
-                close(fds[1]);
-                return -errno;
-        }
-        if (pid == 0) {
-                close(fds[0]);
-                ceiling_child(fds[1], set->n, decode);
-        }
-        guard_set_child(pid);
-        close(fds[1]);
-
-        if (read_full(fds[0], ep, sizeof(ep), 5000) < 0 || !ep[0]) {
+        if (pid < 0)
+                return pid;
+        if (read_full(rfd, ep, sizeof(ep), 5000) < 0 || !ep[0]) {
                 fail("ceiling: the SUB child did not report its endpoint");
                 goto out;
         }
@@ -246,7 +278,7 @@ static int run_ceiling(const EventSet *set, bool decode, double *rate, size_t *c
                 goto out;
         }
         /* A minute, and more for big sets (10 M take ~10 s here). */
-        r = read_full(fds[0], &rep, sizeof(rep), PHASE_MS + (long)(set->n / 50));
+        r = read_full(rfd, &rep, sizeof(rep), PHASE_MS + (long)(set->n / 50));
         if (r < 0) {
                 fail("ceiling: no report from the SUB child: %s", strerror(-r));
                 goto out;
@@ -260,16 +292,11 @@ static int run_ceiling(const EventSet *set, bool decode, double *rate, size_t *c
         if (r < 0)
                 fail("ceiling: the SUB child got %" PRIu64 " of %zu messages", rep.count, set->n);
 out:
-        if (r < 0)
-                kill(pid, SIGKILL);
         if (pub)
                 zmq_close(pub);
         if (zctx)
                 zmq_ctx_term(zctx);
-        close(fds[0]);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        guard_set_child(0);
+        peer_stop(pid, rfd, r < 0);
         return r;
 }
 
@@ -449,7 +476,8 @@ static int run_acknowledged(Daemon *d, const EventSet *set, size_t window, Resul
 
 /* The forked echo: a bare ROUTER that sends every message straight back,
  * until n of them or a stall. Never returns. */
-static void echo_child(int wfd, size_t n) {
+static void echo_child(int wfd, const PeerArgs *a) {
+        size_t n = a->n;
         void *zctx = zmq_ctx_new();
         void *router = zctx ? zsocket(zctx, ZMQ_ROUTER, 0, 0) : NULL;
         char ep[256] = "";
@@ -485,29 +513,17 @@ static void echo_child(int wfd, size_t n) {
  * the same frames as an acknowledged event: the part of one acknowledged
  * event's time that is ZeroMQ's alone. */
 static int run_echo(const EventSet *set, double *rate) {
-        int fds[2], status, r = -EIO;
+        int rfd = -1, r = -EIO;
         char ep[256];
         void *zctx = NULL, *dealer = NULL;
         zmq_msg_t m;
         int64_t t0;
-        pid_t pid;
+        pid_t pid = peer_start(echo_child, &(PeerArgs){.n = set->n}, &rfd);
 
-        if (pipe(fds) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                close(fds[0]);
-                close(fds[1]);
-                return -errno;
-        }
-        if (pid == 0) {
-                close(fds[0]);
-                echo_child(fds[1], set->n);
-        }
-        guard_set_child(pid);
-        close(fds[1]);
+        if (pid < 0)
+                return pid;
         zmq_msg_init(&m);
-        if (read_full(fds[0], ep, sizeof(ep), 5000) < 0 || !ep[0]) {
+        if (read_full(rfd, ep, sizeof(ep), 5000) < 0 || !ep[0]) {
                 fail("echo: the ROUTER child did not report its endpoint");
                 goto out;
         }
@@ -543,12 +559,7 @@ out:
                 zmq_close(dealer);
         if (zctx)
                 zmq_ctx_term(zctx);
-        close(fds[0]);
-        if (r < 0)
-                kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        guard_set_child(0);
+        peer_stop(pid, rfd, r < 0);
         return r;
 }
 
