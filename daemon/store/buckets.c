@@ -1,5 +1,6 @@
 /* daemon/store/buckets.c: reading, merging and writing bucket records. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,17 +36,72 @@ static bool key_parse(const MDB_val *k, Scope *s, uint32_t *minute) {
         return true;
 }
 
+/* The sections of a record, in stored order; bit i of a version 2
+ * record's mask stands for sections[i]. */
+static const struct {
+        size_t off, size;
+} sections[] = {
+        {offsetof(BucketRecord, fb), sizeof(FbAgg)},
+        {offsetof(BucketRecord, tk), sizeof(TkAgg)},
+        {offsetof(BucketRecord, cp), sizeof(CpAgg)},
+};
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
 static int record_read(const MDB_val *v, BucketRecord *out) {
         const uint8_t *p = v->mv_data;
+        size_t at = HEADER;
+        unsigned mask;
 
         memset(out, 0, sizeof(*out));
-        if (v->mv_size < HEADER || p[0] == 0 || p[0] > BUCKET_RECORD_V1)
+        if (v->mv_size < HEADER || p[0] == 0 || p[0] > BUCKET_RECORD_V2)
                 return STORE_E_FORMAT;
-        /* Version 1 is the only one; later versions append fields. */
-        if (v->mv_size != HEADER + sizeof(BucketRecord))
+        if (p[0] == BUCKET_RECORD_V1) {
+                if (v->mv_size != HEADER + sizeof(BucketRecord))
+                        return STORE_E_FORMAT;
+                memcpy(out, p + HEADER, sizeof(*out));
+                return 0;
+        }
+        mask = p[1];
+        if (mask >> N_SECTIONS)
                 return STORE_E_FORMAT;
-        memcpy(out, p + HEADER, sizeof(*out));
-        return 0;
+        for (size_t i = 0; i < N_SECTIONS; i++) {
+                if (!(mask & (1u << i)))
+                        continue;
+                if (v->mv_size - at < sections[i].size)
+                        return STORE_E_FORMAT;
+                memcpy((uint8_t *)out + sections[i].off, p + at, sections[i].size);
+                at += sections[i].size;
+        }
+        return at == v->mv_size ? 0 : STORE_E_FORMAT;
+}
+
+/* The version 2 mask of rec (its sections that are not all zero bytes) and
+ * the stored size that goes with it. */
+static size_t record_size(const BucketRecord *rec, unsigned *mask) {
+        static const BucketRecord zero;
+        size_t size = HEADER;
+
+        *mask = 0;
+        for (size_t i = 0; i < N_SECTIONS; i++)
+                if (memcmp((const uint8_t *)rec + sections[i].off, (const uint8_t *)&zero + sections[i].off,
+                           sections[i].size) != 0) {
+                        *mask |= 1u << i;
+                        size += sections[i].size;
+                }
+        return size;
+}
+
+static void record_write(uint8_t *p, const BucketRecord *rec, unsigned mask) {
+        size_t at = HEADER;
+
+        memset(p, 0, HEADER);
+        p[0] = BUCKET_RECORD_V2;
+        p[1] = (uint8_t)mask;
+        for (size_t i = 0; i < N_SECTIONS; i++)
+                if (mask & (1u << i)) {
+                        memcpy(p + at, (const uint8_t *)rec + sections[i].off, sections[i].size);
+                        at += sections[i].size;
+                }
 }
 
 void bucket_record_merge(BucketRecord *into, const BucketRecord *from) {
@@ -70,7 +126,8 @@ int buckets_add_at(MDB_cursor *c, const Scope *s, uint32_t minute, const BucketR
         uint8_t kbuf[BUCKET_KEY_MAX];
         MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v;
         BucketRecord rec = {0};
-        unsigned flags = MDB_RESERVE;
+        unsigned flags = MDB_RESERVE, mask;
+        size_t size;
         int rc, r;
 
         /* A cursor (not mdb_get/mdb_put) so that keys in ascending order
@@ -83,22 +140,22 @@ int buckets_add_at(MDB_cursor *c, const Scope *s, uint32_t minute, const BucketR
                         /* A record we cannot read is not silently replaced:
                          * the caller logs it and the batch is dropped. */
                         return r;
-                if (v.mv_size == HEADER + sizeof(rec))
-                        flags |= MDB_CURRENT;
         } else if (rc != MDB_NOTFOUND) {
                 return store_err(rc);
         }
         bucket_record_merge(&rec, delta);
+        size = record_size(&rec, &mask);
+        /* The same size: rewritten where it is. */
+        if (rc == 0 && v.mv_size == size)
+                flags |= MDB_CURRENT;
 
         /* Reserve and write in place: one copy instead of two. */
         k = (MDB_val){buckets_key(s, minute, kbuf), kbuf};
-        v.mv_size = HEADER + sizeof(rec);
+        v.mv_size = size;
         rc = mdb_cursor_put(c, &k, &v, flags);
         if (rc)
                 return store_err(rc);
-        memset(v.mv_data, 0, HEADER);
-        ((uint8_t *)v.mv_data)[0] = BUCKET_RECORD_V1;
-        memcpy((uint8_t *)v.mv_data + HEADER, &rec, sizeof(rec));
+        record_write(v.mv_data, &rec, mask);
         return 0;
 }
 

@@ -3,10 +3,15 @@
  * Key:   kind(u8) len(u8) name(len bytes) minute(u32, big-endian)
  *        so one scope's buckets are contiguous and in time order, and all
  *        scopes of one kind are contiguous (for `top`).
- * Value: version(u8 = BUCKET_RECORD_V1) 7 zero bytes, then BucketRecord as
- *        laid out in memory (host byte order). A reader accepts a record of
- *        an older version, reading missing trailing fields as zero, and
- *        refuses a newer one.
+ * Value: version(u8), then
+ *        version 1: 7 zero bytes, then the whole BucketRecord as laid out
+ *          in memory (host byte order);
+ *        version 2 (written now): mask(u8) 6 zero bytes, then only the
+ *          sections whose bit is set, in order: bit 0 FbAgg, bit 1 TkAgg,
+ *          bit 2 CpAgg, each as laid out in memory. A section left out is
+ *          all zero: a feedback-only bucket takes 144 bytes, not 288.
+ *        A reader accepts both, and refuses a newer version or a size that
+ *        does not match; a record rewritten by a merge becomes version 2.
  * `minute` is the event time in whole minutes since the Unix epoch.
  *
  * Hour buckets (database `hbuckets`, and `hsketches` for their sketches)
@@ -32,6 +37,7 @@
 #include "store/store.h"
 
 #define BUCKET_RECORD_V1 1
+#define BUCKET_RECORD_V2 2
 
 typedef struct {
         FbAgg fb;

@@ -1,9 +1,10 @@
 /* tests/unit/test-store.c: Store, buckets and dedup on real LMDB files:
- * versioned format, read-merge-write of buckets, window sums, scope
+ * versioned format and record versions, read-merge-write of buckets, window sums, scope
  * enumeration, dedup horizon and pruning, refusal of foreign or damaged
  * files. */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -40,6 +41,104 @@ static int count_scopes(const Scope *s, const BucketRecord *sum, void *userdata)
 static int check_and_set(Store *st, MDB_txn *txn, EventKind kind, Slice id, int64_t now, int64_t horizon) {
         int r = dedup_seen(st, txn, kind, id, now, horizon);
         return r ? r : dedup_put(st, txn, kind, id, now);
+}
+
+/* The stored bytes of one minute bucket of scope s (valid in txn). */
+static MDB_val raw_record(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute) {
+        static uint8_t kbuf[BUCKET_KEY_MAX];
+        MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v = {0, NULL};
+        if (mdb_get(txn, st->buckets, &k, &v))
+                v = (MDB_val){0, NULL};
+        return v;
+}
+
+static void put_raw(Store *st, MDB_txn *txn, const Scope *s, uint32_t minute, const void *data, size_t len) {
+        uint8_t kbuf[BUCKET_KEY_MAX];
+        MDB_val k = {buckets_key(s, minute, kbuf), kbuf}, v = {len, (void *)data};
+        CHECK(mdb_put(txn, st->buckets, &k, &v, 0) == 0, "raw put");
+}
+
+/* Record versions: version 2 stores only the sections in use; version 1
+ * records (the whole struct) are still read and merged, becoming version 2;
+ * a newer version, an unknown section bit or a wrong size is refused. */
+static void test_record_versions(Store *st) {
+        MDB_txn *txn;
+        Scope v;
+        BucketRecord sum, full = one(4);
+        uint8_t buf[8 + sizeof(BucketRecord)] = {0};
+        MDB_val raw;
+
+        scope_parse("team:versions", &v);
+        full.tk.opened = 3;
+        full.tk.frt_sum = 90.5;
+        full.cp.opened = 2;
+        full.cp.points = 7.25;
+        CHECK(store_begin(st, 0, &txn) == 0, "begin");
+
+        /* Feedback only: the header and FbAgg, nothing else. */
+        CHECK(buckets_add(st, txn, RES_MINUTE, &v, 100, &(BucketRecord){.fb = one(5).fb}) == 0, "add fb");
+        raw = raw_record(st, txn, &v, 100);
+        CHECK(raw.mv_size == 8 + sizeof(FbAgg), "feedback-only size %zu", raw.mv_size);
+        CHECK(raw.mv_size && ((uint8_t *)raw.mv_data)[0] == BUCKET_RECORD_V2 && ((uint8_t *)raw.mv_data)[1] == 1,
+              "version 2, mask fb");
+        /* Merging tickets in grows it to two sections. */
+        CHECK(buckets_add(st, txn, RES_MINUTE, &v, 100, &(BucketRecord){.tk = full.tk}) == 0, "add tk");
+        raw = raw_record(st, txn, &v, 100);
+        CHECK(raw.mv_size == 8 + sizeof(FbAgg) + sizeof(TkAgg) && ((uint8_t *)raw.mv_data)[1] == 3,
+              "fb + tk size %zu", raw.mv_size);
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &v, 100, 100, &sum) == 0 && sum.fb.n == 1 && sum.tk.opened == 3 &&
+                      sum.tk.frt_sum == 90.5 && sum.cp.opened == 0,
+              "fb + tk read back");
+
+        /* A version 1 record is read, and merged into as version 2. */
+        buf[0] = BUCKET_RECORD_V1;
+        memcpy(buf + 8, &full, sizeof(full));
+        put_raw(st, txn, &v, 200, buf, sizeof(buf));
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &v, 200, 200, &sum) == 0 && sum.fb.n == 1 && sum.tk.opened == 3 &&
+                      sum.cp.points == 7.25,
+              "version 1 read");
+        CHECK(buckets_add(st, txn, RES_MINUTE, &v, 200, &full) == 0, "merge into version 1");
+        raw = raw_record(st, txn, &v, 200);
+        CHECK(raw.mv_size == 8 + sizeof(BucketRecord) && ((uint8_t *)raw.mv_data)[0] == BUCKET_RECORD_V2 &&
+                      ((uint8_t *)raw.mv_data)[1] == 7,
+              "rewritten as version 2, all sections");
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &v, 200, 200, &sum) == 0 && sum.fb.n == 2 && sum.tk.opened == 6 &&
+                      sum.cp.opened == 4 && sum.cp.points == 14.5,
+              "merged sums");
+
+        /* Refused, never overwritten: a newer version, an unknown section,
+         * a size that does not match the mask. */
+        static const struct {
+                uint8_t version, mask;
+                size_t len;
+        } bad[] = {
+                {3, 1, 8 + sizeof(FbAgg)},
+                {BUCKET_RECORD_V2, 1 | 8, 8 + sizeof(FbAgg)},
+                {BUCKET_RECORD_V2, 1, 8 + sizeof(FbAgg) - 1},
+                {BUCKET_RECORD_V2, 1, 8 + sizeof(FbAgg) + 1},
+                {BUCKET_RECORD_V2, 3, 8 + sizeof(FbAgg)},
+                {BUCKET_RECORD_V1, 0, 8 + sizeof(FbAgg)},
+                {BUCKET_RECORD_V2, 0, 4},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(buf, 0, sizeof(buf));
+                buf[0] = bad[i].version;
+                buf[1] = bad[i].mask;
+                put_raw(st, txn, &v, 300, buf, bad[i].len);
+                CHECK(buckets_add(st, txn, RES_MINUTE, &v, 300, &full) == STORE_E_FORMAT, "bad record %zu refused", i);
+                raw = raw_record(st, txn, &v, 300);
+                CHECK(raw.mv_size == bad[i].len, "bad record %zu left as it was", i);
+        }
+        /* An all-zero record is the header alone. */
+        memset(buf, 0, sizeof(buf));
+        buf[0] = BUCKET_RECORD_V2;
+        put_raw(st, txn, &v, 400, buf, 8);
+        sum = (BucketRecord){0};
+        CHECK(buckets_sum(st, txn, RES_MINUTE, &v, 400, 400, &sum) == 0 && sum.fb.n == 0, "empty version 2");
+        mdb_txn_abort(txn);
 }
 
 int main(void) {
@@ -118,6 +217,7 @@ int main(void) {
         sum = (BucketRecord){0};
         CHECK(buckets_sum(st, txn, RES_MINUTE, &a, 0, 5000, &sum) == 0 && sum.fb.n == 4, "persisted");
         mdb_txn_abort(txn);
+        test_record_versions(st);
 
         /* A store of another format is refused, not rewritten. */
         {
