@@ -21,8 +21,27 @@ static void count_add(uint32_t *c, uint64_t *n, uint32_t k) {
         *n += k;
 }
 
+/* Widens s's used range to bin i. */
+static void use_bin(Sketch *s, size_t i) {
+        if (s->lo == s->end) {
+                s->lo = (uint16_t)i;
+                s->end = (uint16_t)(i + 1);
+        } else if (i < s->lo) {
+                s->lo = (uint16_t)i;
+        } else if (i >= s->end) {
+                s->end = (uint16_t)(i + 1);
+        }
+}
+
 void sketch_init(Sketch *s) {
         memset(s, 0, sizeof(*s));
+}
+
+void sketch_clear(Sketch *s) {
+        memset(&s->bins[s->lo], 0, (size_t)(s->end - s->lo) * sizeof(s->bins[0]));
+        s->n = 0;
+        s->zero = 0;
+        s->lo = s->end = 0;
 }
 
 void sketch_add(Sketch *s, double seconds) {
@@ -41,19 +60,23 @@ void sketch_add(Sketch *s, double seconds) {
                 k = SKETCH_K_MIN;
         else if (k > SKETCH_K_MAX)
                 k = SKETCH_K_MAX;
+        use_bin(s, (size_t)((int)k - SKETCH_K_MIN));
         count_add(&s->bins[(int)k - SKETCH_K_MIN], &s->n, 1);
 }
 
 void sketch_merge(Sketch *into, const Sketch *from) {
         /* Read each counter before writing into, so into == from doubles. */
         uint32_t zero = from->zero;
+        size_t lo = from->lo, end = from->end;
 
         count_add(&into->zero, &into->n, zero);
-        for (size_t i = 0; i < SKETCH_BINS; i++) {
+        for (size_t i = lo; i < end; i++) {
                 uint32_t c = from->bins[i];
 
-                if (c)
+                if (c) {
+                        use_bin(into, i);
                         count_add(&into->bins[i], &into->n, c);
+                }
         }
 }
 
@@ -84,7 +107,7 @@ bool sketch_quantile(const Sketch *s, double q, double *out) {
                 *out = 0;
                 return true;
         }
-        for (size_t i = 0; i < SKETCH_BINS; i++) {
+        for (size_t i = s->lo; i < s->end; i++) {
                 cum += s->bins[i];
                 if (cum >= rank) {
                         *out = bin_value(i);
@@ -117,7 +140,7 @@ size_t sketch_encode(const Sketch *s, uint8_t *buf, size_t cap) {
 
         /* Size first, so a short buffer is never written past cap. */
         len = 1 + put_varint(tmp, s->zero);
-        for (size_t i = 0; i < SKETCH_BINS; i++)
+        for (size_t i = s->lo; i < s->end; i++)
                 if (s->bins[i]) {
                         len += put_varint(tmp, (uint32_t)(entries ? i - prev - 1 : i));
                         len += put_varint(tmp, s->bins[i]);
@@ -133,7 +156,7 @@ size_t sketch_encode(const Sketch *s, uint8_t *buf, size_t cap) {
         len += put_varint(buf + len, s->zero);
         len += put_varint(buf + len, (uint32_t)entries);
         entries = 0;
-        for (size_t i = 0; i < SKETCH_BINS; i++)
+        for (size_t i = s->lo; i < s->end; i++)
                 if (s->bins[i]) {
                         len += put_varint(buf + len, (uint32_t)(entries ? i - prev - 1 : i));
                         len += put_varint(buf + len, s->bins[i]);
@@ -184,8 +207,10 @@ static int parse(const uint8_t *p, size_t len, Sketch *into) {
                 off = e ? off + 1 + gap : gap;
                 if (off >= SKETCH_BINS)
                         return SKETCH_E_FORMAT;
-                if (into)
+                if (into) {
+                        use_bin(into, (size_t)off);
                         count_add(&into->bins[off], &into->n, count);
+                }
         }
         return p == end ? 0 : SKETCH_E_FORMAT;
 }

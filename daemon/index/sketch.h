@@ -72,11 +72,19 @@ enum {
 typedef struct {
         uint64_t n;                   /* zero + sum of bins */
         uint32_t zero;                /* values < SKETCH_MIN_SECONDS */
+        /* Every bin outside [lo, end) is zero (lo == end: all are), so
+         * encoding, merging, quantiles and clearing visit only the bins a
+         * sketch uses, not all 2,534. An all-zero struct is empty. */
+        uint16_t lo, end;
         uint32_t bins[SKETCH_BINS];   /* bins[k - SKETCH_K_MIN] */
 } Sketch;
 
 /* Makes s the empty sketch. */
 void sketch_init(Sketch *s);
+
+/* Makes a sketch that sketch_init() made once the empty sketch again,
+ * clearing only the bins it used. */
+void sketch_clear(Sketch *s);
 
 /* Counts one duration in seconds (see the header comment for values below
  * 1 ms, above 10^8 s, negative and NaN). */

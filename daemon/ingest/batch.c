@@ -56,7 +56,7 @@ int batch_new(Batch **out) {
                 return -ENOMEM;
         b->n_slots = 1024;
         b->slots = calloc(b->n_slots, sizeof(*b->slots));
-        b->scratch = malloc(sizeof(Sketch));
+        b->scratch = calloc(1, sizeof(Sketch)); /* all zero: an empty sketch */
         b->enc = malloc(SKETCH_ENCODED_MAX);
         if (!b->slots || !b->scratch || !b->enc)
                 return -ENOMEM;

@@ -260,7 +260,7 @@ int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, u
         size_t len;
         int rc;
 
-        sketch_init(scratch);
+        sketch_clear(scratch);
         rc = mdb_get(txn, sketches_db(st, res), &k, &v);
         if (rc == 0) {
                 if (sketch_decode_merge(scratch, v.mv_data, v.mv_size) != 0)

@@ -70,7 +70,8 @@ int buckets_add_at(MDB_cursor *c, const Scope *s, uint32_t minute, const BucketR
 int buckets_sum(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t from, uint32_t to, BucketRecord *sum);
 
 /* Adds n samples (seconds) to the stored sketch (scope, minute, which)
- * inside txn; scratch is a caller-provided accumulator and enc a buffer of
+ * inside txn; scratch is a caller-provided accumulator (sketch_init()ed
+ * once: each call clears only the bins it used) and enc a buffer of
  * SKETCH_ENCODED_MAX bytes (both large: kept by the caller, not allocated
  * per call). Returns 0 or an error. */
 int buckets_sketch_add(Store *st, MDB_txn *txn, BucketRes res, const Scope *s, uint32_t minute, uint8_t which,

@@ -268,6 +268,8 @@ static void test_merge_edges(void) {
         /* Counters saturate and n stays their sum. */
         sketch_init(&tmp);
         tmp.bins[7] = UINT32_MAX - 1;
+        tmp.lo = 7;
+        tmp.end = 8; /* the used range, as sketch_add would have set it */
         tmp.zero = 5;
         tmp.n = (uint64_t)UINT32_MAX - 1 + 5;
         snap = tmp;
@@ -368,6 +370,8 @@ static void test_encoding(void) {
         /* Every counter at UINT32_MAX stays within the bound. */
         for (size_t i = 0; i < SKETCH_BINS; i++)
                 tmp.bins[i] = UINT32_MAX;
+        tmp.lo = 0;
+        tmp.end = SKETCH_BINS;
         tmp.zero = UINT32_MAX;
         tmp.n = (uint64_t)UINT32_MAX * (SKETCH_BINS + 1);
         len = sketch_encode(&tmp, enc, sizeof(enc));
@@ -446,6 +450,53 @@ static void test_encoding(void) {
         printf("%d random inputs: %u accepted, %u rejected\n", N_FUZZ, valid, N_FUZZ - valid);
 }
 
+/* (e) The used range and sketch_clear: one scratch sketch reused for many
+ * (as the writer does) must encode, merge and answer exactly like a fresh
+ * one, whichever bins the previous use touched. */
+static void test_reuse(void) {
+        static const double sets[][4] = {
+                {3, 3, 3, 3},          /* one bin */
+                {1e-3, 1e8, 42, 0},    /* both edges, the middle, the zero counter */
+                {0, 0, 0, 0},          /* the zero counter only */
+                {7200, 0.5, 0.5, 1e9}, /* a later bin first, clamped top */
+                {0.002, 0.002, 0.002, 0.002},
+        };
+        static Sketch scratch, fresh, merged;
+        static uint8_t e1[SKETCH_ENCODED_MAX], e2[SKETCH_ENCODED_MAX];
+
+        sketch_init(&scratch);
+        for (size_t round = 0; round < 3; round++)
+                for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+                        size_t n = round == 2 ? 0 : 4; /* the last round: empty sketches */
+                        double q1 = -1, q2 = -1;
+
+                        sketch_clear(&scratch);
+                        CHECK(sketch_count(&scratch) == 0, "clear empties (round %zu set %zu)", round, i);
+                        sketch_init(&fresh);
+                        for (size_t k = 0; k < n; k++) {
+                                sketch_add(&scratch, sets[i][k]);
+                                sketch_add(&fresh, sets[i][k]);
+                        }
+                        CHECK(same(&scratch, &fresh), "reused equals fresh (round %zu set %zu)", round, i);
+                        size_t l1 = sketch_encode(&scratch, e1, sizeof(e1)), l2 = sketch_encode(&fresh, e2, sizeof(e2));
+                        CHECK(l1 == l2 && memcmp(e1, e2, l1) == 0, "same encoding (round %zu set %zu)", round, i);
+                        CHECK(sketch_quantile(&scratch, 0.99, &q1) == sketch_quantile(&fresh, 0.99, &q2) && q1 == q2,
+                              "same p99 (round %zu set %zu)", round, i);
+                        /* Decoded into a cleared sketch, merged into another. */
+                        sketch_clear(&scratch);
+                        CHECK(sketch_decode_merge(&scratch, e2, l2) == 0 && same(&scratch, &fresh),
+                              "decode into a cleared sketch (round %zu set %zu)", round, i);
+                        sketch_init(&merged);
+                        sketch_merge(&merged, &scratch);
+                        l1 = sketch_encode(&merged, e1, sizeof(e1));
+                        CHECK(l1 == l2 && memcmp(e1, e2, l1) == 0, "merge keeps every bin (round %zu set %zu)", round, i);
+                }
+        /* Cleared means every bin is zero again, not only the counters. */
+        sketch_clear(&scratch);
+        sketch_init(&fresh);
+        CHECK(same(&scratch, &fresh), "cleared bins are zero");
+}
+
 int main(void) {
         rng_state = 0x5EED5EED5EED5EEDull;
         test_small();
@@ -454,6 +505,7 @@ int main(void) {
                 test_dist(d);
         test_merge_edges();
         test_encoding();
+        test_reuse();
         printf("sizeof(Sketch) %zu, encoded max %zu; max relative error over all checks %.4f %% (bound %.1f %%)\n",
                sizeof(Sketch), sketch_encoded_max(), 100 * max_rel_err, 100 * SKETCH_ALPHA);
         CHECK_DONE();
