@@ -346,7 +346,8 @@ static int run_fire_and_forget(Daemon *d, const EventSet *set, Results *res) {
         }
         cpu1 = proc_cpu_ns(d->pid);
         res->ff_applied = st.applied - base.applied;
-        res->ff_cpu = cpu0 >= 0 && cpu1 >= cpu0 && res->ff_applied ? (double)(cpu1 - cpu0) / (double)res->ff_applied : 0;
+        res->ff_cpu =
+                cpu0 >= 0 && cpu1 >= cpu0 && res->ff_applied ? (double)(cpu1 - cpu0) / (double)res->ff_applied : 0;
         res->ff_received = st.received - base.received;
         res->ff_rejected = st.rejected - base.rejected;
         res->ff_send_s = seconds(t_sent - t0);

@@ -50,7 +50,11 @@ static int key_index(const char *p, size_t len) {
         case 4:
                 return IS("team") ? K_TEAM : -1;
         case 5:
-                return IS("agent") ? K_AGENT : IS("score") ? K_SCORE : IS("scale") ? K_SCALE : IS("rater") ? K_RATER : -1;
+                return IS("agent")   ? K_AGENT
+                       : IS("score") ? K_SCORE
+                       : IS("scale") ? K_SCALE
+                       : IS("rater") ? K_RATER
+                                     : -1;
         case 6:
                 return IS("ticket") ? K_TICKET : IS("status") ? K_STATUS : -1;
         case 7:

@@ -489,7 +489,8 @@ static void test_reuse(void) {
                         sketch_init(&merged);
                         sketch_merge(&merged, &scratch);
                         l1 = sketch_encode(&merged, e1, sizeof(e1));
-                        CHECK(l1 == l2 && memcmp(e1, e2, l1) == 0, "merge keeps every bin (round %zu set %zu)", round, i);
+                        CHECK(l1 == l2 && memcmp(e1, e2, l1) == 0, "merge keeps every bin (round %zu set %zu)", round,
+                              i);
                 }
         /* Cleared means every bin is zero again, not only the counters. */
         sketch_clear(&scratch);
