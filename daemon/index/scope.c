@@ -92,3 +92,37 @@ int scopeset_list(const ScopeSet *set, bool with_all, Scope out[4]) {
                 out[n++] = set->channel;
         return n;
 }
+
+static size_t scope_encode(const Scope *s, uint8_t *buf) {
+        buf[0] = s->kind;
+        buf[1] = s->len;
+        memcpy(buf + 2, s->name, s->len);
+        return 2 + (size_t)s->len;
+}
+
+size_t scopeset_encode(const ScopeSet *set, uint8_t *buf) {
+        size_t n = scope_encode(&set->team, buf);
+
+        n += scope_encode(&set->agent, buf + n);
+        return n + scope_encode(&set->channel, buf + n);
+}
+
+/* One member from p[*at ..]; unused name bytes stay zero, as in a set
+ * built in memory. */
+static bool scope_decode(const uint8_t *p, size_t len, size_t *at, Scope *s) {
+        if (len - *at < 2 || p[*at + 1] > PROTO_NAME_MAX || len - *at - 2 < p[*at + 1])
+                return false;
+        memset(s, 0, sizeof(*s));
+        s->kind = p[*at];
+        s->len = p[*at + 1];
+        memcpy(s->name, p + *at + 2, s->len);
+        *at += 2 + (size_t)s->len;
+        return true;
+}
+
+bool scopeset_decode(const uint8_t *p, size_t len, ScopeSet *out) {
+        size_t at = 0;
+
+        return scope_decode(p, len, &at, &out->team) && scope_decode(p, len, &at, &out->agent) &&
+               scope_decode(p, len, &at, &out->channel) && at == len;
+}

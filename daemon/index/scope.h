@@ -50,3 +50,14 @@ ScopeSet scopeset_fill(ScopeSet *set, const Event *ev);
 
 /* `all` (when with_all) plus the known members. Returns the count (0..4). */
 int scopeset_list(const ScopeSet *set, bool with_all, Scope out[4]);
+
+/* The stored form of a ScopeSet inside records (ticket and complaint state,
+ * version 2): team, agent, channel, each as kind(u8) len(u8) name(len
+ * bytes); 6 bytes for a set with no member known. */
+#define SCOPESET_ENCODED_MAX (3 * (2 + PROTO_NAME_MAX))
+
+/* Writes set to buf (SCOPESET_ENCODED_MAX bytes); returns the length. */
+size_t scopeset_encode(const ScopeSet *set, uint8_t *buf);
+
+/* Reads a set that is exactly p[0 .. len); false when it is not one. */
+bool scopeset_decode(const uint8_t *p, size_t len, ScopeSet *out);

@@ -24,11 +24,22 @@ typedef struct {
 
 static_assert(offsetof(CustomerRecord, complaint) == CUSTOMER_HEADER, "customer record header");
 
+/* The stored head of version 2: every field before the scopes. */
+#define HEAD offsetof(ComplaintState, scopes)
+static_assert(HEAD == 40, "ComplaintState head");
+
 static bool state_read(const MDB_val *v, ComplaintState *out) {
-        if (v->mv_size != sizeof(ComplaintState) || ((const uint8_t *)v->mv_data)[0] != COMPLAINT_STATE_V1)
+        const uint8_t *p = v->mv_data;
+
+        if (v->mv_size == sizeof(ComplaintState) && p[0] == COMPLAINT_STATE_V1) {
+                memcpy(out, p, sizeof(*out));
+                return true;
+        }
+        if (v->mv_size < HEAD || p[0] != COMPLAINT_STATE_V2)
                 return false;
-        memcpy(out, v->mv_data, sizeof(*out));
-        return true;
+        memset(out, 0, sizeof(*out));
+        memcpy(out, p, HEAD);
+        return scopeset_decode(p + HEAD, v->mv_size - HEAD, &out->scopes);
 }
 
 int complaints_get(Store *st, MDB_txn *txn, const char *id, size_t len, ComplaintState *out) {
@@ -41,7 +52,12 @@ int complaints_get(Store *st, MDB_txn *txn, const char *id, size_t len, Complain
 }
 
 static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const ComplaintState *s) {
-        MDB_val k = {len, (void *)id}, v = {sizeof(*s), (void *)s};
+        uint8_t buf[HEAD + SCOPESET_ENCODED_MAX];
+        MDB_val k = {len, (void *)id}, v;
+
+        memcpy(buf, s, HEAD);
+        buf[0] = COMPLAINT_STATE_V2;
+        v = (MDB_val){HEAD + scopeset_encode(&s->scopes, buf + HEAD), buf};
         return store_err(mdb_put(txn, st->complaints, &k, &v, 0));
 }
 

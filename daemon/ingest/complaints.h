@@ -2,12 +2,15 @@
  * complaint deltas it produces (opened, resolved, repeat, unhandled,
  * outcome points, the complaints_open gauge).
  *
- * Database `complaints`. Key: complaint id (1-128 bytes). Value:
- * ComplaintState (host order), whose first byte is its version
- * (COMPLAINT_STATE_V1); the struct has no padding (static_assert) and its
- * reserved bytes are written as zero. A value of another size or version
- * is refused (STORE_E_FORMAT): an event then starts a fresh state over it,
- * as tickets do, and pruning leaves it alone.
+ * Database `complaints`. Key: complaint id (1-128 bytes). Value, first
+ * byte its version:
+ *   version 1: the whole ComplaintState (host order; no padding, see the
+ *     static_assert, reserved bytes zero);
+ *   version 2 (written now): ComplaintState up to `scopes` (40 bytes), then
+ *     the scopes in the stored form of scopeset_encode().
+ * A value of another size or version is refused (STORE_E_FORMAT): an event
+ * then starts a fresh state over it, as tickets do, and pruning leaves it
+ * alone.
  * Database `unhandled`. Key: unhandled deadline (u64 Unix ms, big endian,
  * so a cursor walks deadlines in time order) + complaint id; empty value.
  * An entry exists while a complaint is open and not yet scored unhandled.
@@ -48,6 +51,7 @@
 #include "store/store.h"
 
 #define COMPLAINT_STATE_V1 1
+#define COMPLAINT_STATE_V2 2
 #define CUSTOMER_RECORD_V1 1
 
 /* Repeat horizon of CONTRACT.md section 3, and how long customers keep

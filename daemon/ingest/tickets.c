@@ -1,9 +1,28 @@
 /* daemon/ingest/tickets.c: ticket state machine, SLA deadlines, gauges. */
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ingest/tickets.h"
 #include "store/deadlines.h"
+
+/* The stored head of version 2: every field before the scopes. */
+#define HEAD offsetof(TicketState, scopes)
+static_assert(HEAD == 64, "TicketState head has no padding");
+
+static bool state_read(const MDB_val *v, TicketState *out) {
+        const uint8_t *p = v->mv_data;
+
+        if (v->mv_size == sizeof(TicketState) && p[0] == TICKET_STATE_V1) {
+                memcpy(out, p, sizeof(*out));
+                return true;
+        }
+        if (v->mv_size < HEAD || p[0] != TICKET_STATE_V2)
+                return false;
+        memcpy(out, p, HEAD);
+        return scopeset_decode(p + HEAD, v->mv_size - HEAD, &out->scopes);
+}
 
 int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState *out) {
         MDB_val k = {len, (void *)id}, v;
@@ -11,14 +30,16 @@ int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState
 
         if (rc)
                 return store_err(rc);
-        if (v.mv_size != sizeof(TicketState) || ((uint8_t *)v.mv_data)[0] != TICKET_STATE_V1)
-                return STORE_E_FORMAT;
-        memcpy(out, v.mv_data, sizeof(*out));
-        return 0;
+        return state_read(&v, out) ? 0 : STORE_E_FORMAT;
 }
 
 static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const TicketState *t) {
-        MDB_val k = {len, (void *)id}, v = {sizeof(*t), (void *)t};
+        uint8_t buf[HEAD + SCOPESET_ENCODED_MAX];
+        MDB_val k = {len, (void *)id}, v;
+
+        memcpy(buf, t, HEAD);
+        buf[0] = TICKET_STATE_V2;
+        v = (MDB_val){HEAD + scopeset_encode(&t->scopes, buf + HEAD), buf};
         return store_err(mdb_put(txn, st->tickets, &k, &v, 0));
 }
 
@@ -238,8 +259,7 @@ int tickets_prune(Store *st, MDB_txn *txn, int64_t now_ms, int64_t retention_ms,
                 TicketState t;
                 bool old = false;
 
-                if (v.mv_size == sizeof(t) && ((const uint8_t *)v.mv_data)[0] == TICKET_STATE_V1) {
-                        memcpy(&t, v.mv_data, sizeof(t));
+                if (state_read(&v, &t)) {
                         /* An open ticket stays in the backlog, however old. */
                         old = !(t.flags & TK_F_OPEN) && t.last_ts < now_ms - retention_ms;
                 }

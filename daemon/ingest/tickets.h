@@ -2,8 +2,13 @@
  * responsiveness deltas it produces (first response, resolution, SLA,
  * FCR, backlog and overdue gauges).
  *
- * Database `tickets`. Key: ticket id (1-128 bytes). Value: TicketState
- * (host order), whose first byte is its version (TICKET_STATE_V1).
+ * Database `tickets`. Key: ticket id (1-128 bytes). Value, first byte its
+ * version:
+ *   version 1: the whole TicketState (host order);
+ *   version 2 (written now): TicketState up to `scopes` (host order, 64
+ *     bytes), then the scopes in the stored form of scopeset_encode(), so
+ *     a ticket takes about 100 bytes instead of 264.
+ * Both are read; another version or size is refused (STORE_E_FORMAT).
  * Database `deadlines`. Key: first-response deadline (u64 Unix ms, big
  * endian, so a cursor walks deadlines in time order) + ticket id; empty
  * value. An entry exists while a known ticket's SLA is still undecided.
@@ -25,6 +30,7 @@
 #include "store/store.h"
 
 #define TICKET_STATE_V1 1
+#define TICKET_STATE_V2 2
 
 enum {
         TK_F_OPENED = 1 << 0,     /* the `opened` event was seen */

@@ -197,7 +197,7 @@ static void test_outcomes(void) {
                         CHECK_CP(sum(&billing, tr, tr), 0, 1, 0, 0, 1, rows[i].points, what);
 
                         s = state("c1", &rc);
-                        CHECK(rc == 0 && s.version == COMPLAINT_STATE_V1 &&
+                        CHECK(rc == 0 && s.version == COMPLAINT_STATE_V2 &&
                                       s.flags == (CP_F_OPENED | CP_F_RESOLVED | CP_F_SCORED) &&
                                       s.outcome == rows[i].outcome && s.opened_ts == T0 && s.resolved_ts == tr &&
                                       s.last_ts == tr && s.deadline_ts == T0 + 72 * HOUR,
@@ -546,6 +546,90 @@ static void test_reused_id(void) {
         CHECK(sum_all(&all).repeat == 1, "another complaint: a repeat");
 }
 
+/* The stored bytes of complaint cid (a copy in buf), or 0. */
+static size_t raw_state(const char *cid, uint8_t *buf, size_t cap) {
+        MDB_txn *txn;
+        MDB_val k = {strlen(cid), (void *)cid}, v;
+        size_t n = 0;
+
+        CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin ro");
+        if (mdb_get(txn, st->complaints, &k, &v) == 0 && v.mv_size <= cap) {
+                memcpy(buf, v.mv_data, v.mv_size);
+                n = v.mv_size;
+        }
+        mdb_txn_abort(txn);
+        return n;
+}
+
+static void put_raw_state(const char *cid, const void *data, size_t len) {
+        MDB_txn *txn;
+        MDB_val k = {strlen(cid), (void *)cid}, v = {len, (void *)data};
+
+        CHECK(store_begin(st, 0, &txn) == 0, "begin");
+        CHECK(mdb_put(txn, st->complaints, &k, &v, 0) == 0, "put raw");
+        CHECK(store_commit(txn) == 0, "commit");
+}
+
+/* State versions: version 2 keeps the scopes by length (team "t": 40 + 5 +
+ * 2 + 2 bytes, not the whole struct); a version 1 state is still read and,
+ * on the next event, rewritten as version 2; a version 2 state whose scopes
+ * do not add up to its size is refused. */
+static void test_state_versions(void) {
+        uint8_t buf[sizeof(ComplaintState) + 16];
+        ComplaintState s, v1;
+        Event o = opened("e1", "c1", T0, "t", NULL), r = resolved("e2", "old", T0 + HOUR, OUTCOME_SATISFIED, NULL);
+        int rc;
+        size_t n;
+
+        fresh();
+        apply(&o);
+        n = raw_state("c1", buf, sizeof(buf));
+        CHECK(n == 40 + (2 + 1) + 2 + 2 && buf[0] == COMPLAINT_STATE_V2, "version 2 size %zu", n);
+        s = state("c1", &rc);
+        CHECK(rc == 0 && s.scopes.team.len == 1 && s.scopes.team.name[0] == 't' && s.scopes.agent.len == 0 &&
+                      (s.flags & CP_F_OPENED),
+              "version 2 read back");
+
+        /* A version 1 state as an earlier raterd wrote it. */
+        memset(&v1, 0, sizeof(v1));
+        v1.version = COMPLAINT_STATE_V1;
+        v1.flags = CP_F_OPENED | CP_F_OPEN;
+        v1.severity = SEVERITY_MEDIUM;
+        v1.outcome = CP_OUTCOME_NONE;
+        v1.opened_ts = v1.last_ts = T0;
+        v1.deadline_ts = T0 + 72 * HOUR;
+        scope_parse("team:old-team", &v1.scopes.team);
+        put_raw_state("old", &v1, sizeof(v1));
+        s = state("old", &rc);
+        CHECK(rc == 0 && memcmp(&s, &v1, sizeof(s)) == 0, "version 1 read");
+        apply(&r);
+        s = state("old", &rc);
+        CHECK(rc == 0 && s.version == COMPLAINT_STATE_V2 && (s.flags & CP_F_RESOLVED) && s.opened_ts == T0 &&
+                      s.scopes.team.len == 8 && memcmp(s.scopes.team.name, "old-team", 8) == 0,
+              "version 1 upgraded on the next event: rc %d flags 0x%x", rc, s.flags);
+        CHECK(raw_state("old", buf, sizeof(buf)) == 40 + (2 + 8) + 2 + 2, "upgraded size");
+
+        /* Refused: scopes cut short, a name longer than allowed, a byte
+         * past the scopes, an unknown version. */
+        n = raw_state("c1", buf, sizeof(buf));
+        put_raw_state("bad", buf, n - 1);
+        (void)state("bad", &rc);
+        CHECK(rc == STORE_E_FORMAT, "cut scopes refused");
+        buf[41] = PROTO_NAME_MAX + 1;
+        put_raw_state("bad", buf, n);
+        (void)state("bad", &rc);
+        CHECK(rc == STORE_E_FORMAT, "long name refused");
+        buf[41] = 1;
+        buf[n] = 0;
+        put_raw_state("bad", buf, n + 1);
+        (void)state("bad", &rc);
+        CHECK(rc == STORE_E_FORMAT, "trailing byte refused");
+        buf[0] = 3;
+        put_raw_state("bad", buf, n);
+        (void)state("bad", &rc);
+        CHECK(rc == STORE_E_FORMAT, "version 3 refused");
+}
+
 int main(void) {
         CHECK(mkdtemp(dir) != NULL, "mkdtemp");
         CHECK(config_init(&cfg) == 0, "config");
@@ -562,6 +646,7 @@ int main(void) {
         test_late_scope();
         test_prune();
         test_reused_id();
+        test_state_versions();
 
         st = store_free(st);
         rm_store();

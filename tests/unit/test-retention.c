@@ -147,6 +147,56 @@ int main(void) {
                 CHECK(!has_ticket(st, "T0") && !has_ticket(st, "T63"), "all pruned in the end");
         }
 
+        /* Ticket state versions: a new ticket is stored as version 2 (the
+         * 64-byte head, then the scopes by length); a version 1 ticket (the
+         * whole struct) of an earlier raterd is read, pruned when closed and
+         * old, and rewritten as version 2 by its next event. */
+        {
+                TicketState v1 = {.version = TICKET_STATE_V1, .flags = TK_F_OPENED | TK_F_RESOLVED,
+                                  .priority = PRIORITY_NORMAL, .opened_ts = t0 + 300 * H, .state_ts = t0 + 300 * H,
+                                  .last_ts = t0 + 300 * H};
+                TicketState got;
+                MDB_txn *txn;
+                MDB_val k, v;
+                Event e = ticket("v2-1", "V2", TICKET_OPENED, t0 + 300 * H);
+
+                apply(st, &c, &e, 1);
+                CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin");
+                k = (MDB_val){2, (void *)"V2"};
+                CHECK(mdb_get(txn, st->tickets, &k, &v) == 0 && v.mv_size == 64 + (2 + 1) + 2 + 2 &&
+                              ((uint8_t *)v.mv_data)[0] == TICKET_STATE_V2,
+                      "version 2 ticket: %zu bytes", v.mv_size);
+                mdb_txn_abort(txn);
+
+                scope_parse("team:t", &v1.scopes.team);
+                CHECK(store_begin(st, 0, &txn) == 0, "begin");
+                k = (MDB_val){2, (void *)"V1"};
+                v = (MDB_val){sizeof(v1), &v1};
+                CHECK(mdb_put(txn, st->tickets, &k, &v, 0) == 0, "put version 1");
+                k = (MDB_val){3, (void *)"V1b"};
+                CHECK(mdb_put(txn, st->tickets, &k, &v, 0) == 0, "put version 1");
+                CHECK(store_commit(txn) == 0, "commit");
+                CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin");
+                CHECK(tickets_get(st, txn, "V1", 2, &got) == 0 && memcmp(&got, &v1, sizeof(got)) == 0, "version 1 read");
+                mdb_txn_abort(txn);
+
+                e = ticket("v1-1", "V1b", TICKET_REOPENED, t0 + 301 * H);
+                apply(st, &c, &e, 1);
+                CHECK(store_begin(st, MDB_RDONLY, &txn) == 0, "begin");
+                k = (MDB_val){3, (void *)"V1b"};
+                CHECK(mdb_get(txn, st->tickets, &k, &v) == 0 && ((uint8_t *)v.mv_data)[0] == TICKET_STATE_V2 &&
+                              v.mv_size == 64 + (2 + 1) + 2 + 2,
+                      "version 1 rewritten as version 2: %zu bytes", v.mv_size);
+                CHECK(tickets_get(st, txn, "V1b", 3, &got) == 0 && got.opened_ts == t0 + 300 * H && got.reopens == 1 &&
+                              got.scopes.team.len == 1,
+                      "upgraded state");
+                mdb_txn_abort(txn);
+
+                run_until_quiet(&rt, st, &c, t0 + 400 * H, 1000, &steps);
+                CHECK(!has_ticket(st, "V1"), "closed version 1 ticket pruned");
+                CHECK(has_ticket(st, "V2") && has_ticket(st, "V1b"), "open tickets of both versions kept");
+        }
+
         store_free(st);
         {
                 char p[256];
