@@ -126,3 +126,23 @@ bool scopeset_decode(const uint8_t *p, size_t len, ScopeSet *out) {
         return scope_decode(p, len, &at, &out->team) && scope_decode(p, len, &at, &out->agent) &&
                scope_decode(p, len, &at, &out->channel) && at == len;
 }
+
+bool scopeset_record_read(const void *p, size_t len, void *out, size_t size, size_t head) {
+        const uint8_t *b = p;
+
+        if (len == size && b[0] == SCOPESET_RECORD_V1) {
+                memcpy(out, b, size);
+                return true;
+        }
+        if (len < head || b[0] != SCOPESET_RECORD_V2)
+                return false;
+        memset(out, 0, size);
+        memcpy(out, b, head);
+        return scopeset_decode(b + head, len - head, (ScopeSet *)((uint8_t *)out + head));
+}
+
+size_t scopeset_record_write(const void *rec, size_t head, uint8_t *buf) {
+        memcpy(buf, rec, head);
+        buf[0] = SCOPESET_RECORD_V2;
+        return head + scopeset_encode((const ScopeSet *)((const uint8_t *)rec + head), buf + head);
+}

@@ -61,3 +61,17 @@ size_t scopeset_encode(const ScopeSet *set, uint8_t *buf);
 
 /* Reads a set that is exactly p[0 .. len); false when it is not one. */
 bool scopeset_decode(const uint8_t *p, size_t len, ScopeSet *out);
+
+/* Records that end in a ScopeSet at offset head (ticket and complaint
+ * state), first byte the version: version 1 is the whole struct of size
+ * bytes; version 2 its first head bytes, then the set as above. */
+#define SCOPESET_RECORD_V1 1
+#define SCOPESET_RECORD_V2 2
+
+/* Reads either version into out (size bytes, zeroed first); false when
+ * p[0 .. len) is neither. */
+bool scopeset_record_read(const void *p, size_t len, void *out, size_t size, size_t head);
+
+/* Writes rec as version 2 to buf (head + SCOPESET_ENCODED_MAX bytes);
+ * returns the length. */
+size_t scopeset_record_write(const void *rec, size_t head, uint8_t *buf);

@@ -28,18 +28,10 @@ static_assert(offsetof(CustomerRecord, complaint) == CUSTOMER_HEADER, "customer 
 #define HEAD offsetof(ComplaintState, scopes)
 static_assert(HEAD == 40, "ComplaintState head");
 
-static bool state_read(const MDB_val *v, ComplaintState *out) {
-        const uint8_t *p = v->mv_data;
+static_assert(COMPLAINT_STATE_V1 == SCOPESET_RECORD_V1 && COMPLAINT_STATE_V2 == SCOPESET_RECORD_V2, "versions");
 
-        if (v->mv_size == sizeof(ComplaintState) && p[0] == COMPLAINT_STATE_V1) {
-                memcpy(out, p, sizeof(*out));
-                return true;
-        }
-        if (v->mv_size < HEAD || p[0] != COMPLAINT_STATE_V2)
-                return false;
-        memset(out, 0, sizeof(*out));
-        memcpy(out, p, HEAD);
-        return scopeset_decode(p + HEAD, v->mv_size - HEAD, &out->scopes);
+static bool state_read(const MDB_val *v, ComplaintState *out) {
+        return scopeset_record_read(v->mv_data, v->mv_size, out, sizeof(*out), HEAD);
 }
 
 int complaints_get(Store *st, MDB_txn *txn, const char *id, size_t len, ComplaintState *out) {
@@ -55,9 +47,7 @@ static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const 
         uint8_t buf[HEAD + SCOPESET_ENCODED_MAX];
         MDB_val k = {len, (void *)id}, v;
 
-        memcpy(buf, s, HEAD);
-        buf[0] = COMPLAINT_STATE_V2;
-        v = (MDB_val){HEAD + scopeset_encode(&s->scopes, buf + HEAD), buf};
+        v = (MDB_val){scopeset_record_write(s, HEAD, buf), buf};
         return store_err(mdb_put(txn, st->complaints, &k, &v, 0));
 }
 

@@ -11,17 +11,10 @@
 #define HEAD offsetof(TicketState, scopes)
 static_assert(HEAD == 64, "TicketState head has no padding");
 
-static bool state_read(const MDB_val *v, TicketState *out) {
-        const uint8_t *p = v->mv_data;
+static_assert(TICKET_STATE_V1 == SCOPESET_RECORD_V1 && TICKET_STATE_V2 == SCOPESET_RECORD_V2, "versions");
 
-        if (v->mv_size == sizeof(TicketState) && p[0] == TICKET_STATE_V1) {
-                memcpy(out, p, sizeof(*out));
-                return true;
-        }
-        if (v->mv_size < HEAD || p[0] != TICKET_STATE_V2)
-                return false;
-        memcpy(out, p, HEAD);
-        return scopeset_decode(p + HEAD, v->mv_size - HEAD, &out->scopes);
+static bool state_read(const MDB_val *v, TicketState *out) {
+        return scopeset_record_read(v->mv_data, v->mv_size, out, sizeof(*out), HEAD);
 }
 
 int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState *out) {
@@ -37,9 +30,7 @@ static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const 
         uint8_t buf[HEAD + SCOPESET_ENCODED_MAX];
         MDB_val k = {len, (void *)id}, v;
 
-        memcpy(buf, t, HEAD);
-        buf[0] = TICKET_STATE_V2;
-        v = (MDB_val){HEAD + scopeset_encode(&t->scopes, buf + HEAD), buf};
+        v = (MDB_val){scopeset_record_write(t, HEAD, buf), buf};
         return store_err(mdb_put(txn, st->tickets, &k, &v, 0));
 }
 
