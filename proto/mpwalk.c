@@ -13,15 +13,16 @@ static uint64_t be_uint(const uint8_t *p, size_t n) {
         return v;
 }
 
-/* The walk, with the depth bookkeeping compiled out when limit is false
- * (raterd's own decoding asks for no limit, once a message). */
-static inline __attribute__((always_inline)) MpWalk walk(const uint8_t *p, size_t len, unsigned max_depth,
-                                                         size_t *end, const bool limit) {
+MpWalk mpwalk(const void *data, size_t len, unsigned max_depth, size_t *end) {
+        const uint8_t *p = data;
+        const bool limit = max_depth > 0;
         uint64_t left[MPWALK_DEPTH_MAX + 1] = {1}; /* objects owed per open level */
         uint64_t owed = 1;                         /* their sum */
         unsigned depth = 0;
         size_t i = 0;
 
+        if (max_depth > MPWALK_DEPTH_MAX)
+                max_depth = MPWALK_DEPTH_MAX; /* left[] holds no more levels */
         while (owed > 0) {
                 uint64_t skip = 0, items = 0;
                 size_t lenb = 0; /* bytes of a length or count after the type byte */
@@ -88,10 +89,4 @@ static inline __attribute__((always_inline)) MpWalk walk(const uint8_t *p, size_
         }
         *end = i;
         return MPWALK_OK;
-}
-
-MpWalk mpwalk(const void *data, size_t len, unsigned max_depth, size_t *end) {
-        if (max_depth == 0)
-                return walk(data, len, 0, end, false);
-        return walk(data, len, max_depth > MPWALK_DEPTH_MAX ? MPWALK_DEPTH_MAX : max_depth, end, true);
 }

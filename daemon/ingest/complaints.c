@@ -45,9 +45,7 @@ int complaints_get(Store *st, MDB_txn *txn, const char *id, size_t len, Complain
 
 static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const ComplaintState *s) {
         uint8_t buf[HEAD + SCOPESET_ENCODED_MAX];
-        MDB_val k = {len, (void *)id}, v;
-
-        v = (MDB_val){scopeset_record_write(s, HEAD, buf), buf};
+        MDB_val k = {len, (void *)id}, v = {scopeset_record_write(s, HEAD, buf), buf};
         return store_err(mdb_put(txn, st->complaints, &k, &v, 0));
 }
 

@@ -28,9 +28,7 @@ int tickets_get(Store *st, MDB_txn *txn, const char *id, size_t len, TicketState
 
 static int put_state(Store *st, MDB_txn *txn, const char *id, size_t len, const TicketState *t) {
         uint8_t buf[HEAD + SCOPESET_ENCODED_MAX];
-        MDB_val k = {len, (void *)id}, v;
-
-        v = (MDB_val){scopeset_record_write(t, HEAD, buf), buf};
+        MDB_val k = {len, (void *)id}, v = {scopeset_record_write(t, HEAD, buf), buf};
         return store_err(mdb_put(txn, st->tickets, &k, &v, 0));
 }
 

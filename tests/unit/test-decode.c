@@ -231,7 +231,7 @@ static char *row_payload(const Row *r, size_t *len) {
 }
 
 /* One value of every msgpack type (29 in an array16), for the unknown-key
- * row and the fuzz message: the decoder's size pre-scan must walk them all. */
+ * row and the fuzz message: the field scan must parse them all. */
 #define ZOO                                                          \
         "\xdc\x00\x1d"                                               \
         "\xca\x3f\x80\x00\x00" /* float32 */                         \
